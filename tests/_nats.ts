@@ -1,0 +1,60 @@
+/**
+ * Test harness for tests that need a real `nats-server`: each test starts its own on a free
+ * loopback port and stops it in `finally`. Without the binary the test is registered as ignored
+ * with a visible message, unless `SCANSTREAM_REQUIRE_NATS=1`, where it fails instead (for CI
+ * machines that must run them). `SCANSTREAM_NATS_SERVER=<path>` picks the binary.
+ */
+import { findNatsServer, type NatsServer, startNatsServer } from "../src/transport/nats_server.ts";
+
+/** `SCANSTREAM_NATS_SERVER` names the binary explicitly (an unusable path counts as missing). */
+async function locate(): Promise<string | null> {
+  const explicit = Deno.env.get("SCANSTREAM_NATS_SERVER");
+  if (explicit === undefined) return await findNatsServer();
+  try {
+    return ((await Deno.stat(explicit)).mode ?? 0) & 0o111 ? explicit : null;
+  } catch {
+    return null;
+  }
+}
+
+const binary = await locate();
+const required = Deno.env.get("SCANSTREAM_REQUIRE_NATS") === "1";
+
+/** Whether `natsTest` runs its tests here. */
+export const natsAvailable = binary !== null;
+
+/** The context a NATS test gets: its server and the binary (to start more servers). */
+export interface NatsTestContext {
+  server: NatsServer;
+  binary: string;
+  t: Deno.TestContext;
+}
+
+/**
+ * Register a test that runs `fn` against a fresh JetStream-enabled `nats-server`.
+ * `fn` must close its connections; the server is stopped afterwards either way.
+ */
+export function natsTest(name: string, fn: (ctx: NatsTestContext) => Promise<void>): void {
+  if (binary === null) {
+    if (required) {
+      Deno.test(name, () => {
+        throw new Error(
+          "nats-server not found (PATH, /usr/sbin/nats-server) but SCANSTREAM_REQUIRE_NATS=1: " +
+            "install it (apt install nats-server) or unset the variable",
+        );
+      });
+      return;
+    }
+    console.warn(`nats-server not found: skipping "${name}" (apt install nats-server)`);
+    Deno.test({ name, ignore: true, fn: () => {} });
+    return;
+  }
+  Deno.test(name, async (t) => {
+    const server = await startNatsServer({ binary });
+    try {
+      await fn({ server, binary, t });
+    } finally {
+      await server.stop();
+    }
+  });
+}
