@@ -6,6 +6,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
+// tfjs-core's node bundle registers no gradients and its ESM files do not load under Deno;
+// tfjs-layers' bundle registers all of tfjs-core's into the shared registry. Without it every
+// tf.grad fails, whatever the backend.
+import "@tensorflow/tfjs-layers";
+import { registerWasmKernels } from "./register_wasm_kernels.ts";
 
 /** The backends a user can choose. */
 export type BackendName = "wasm" | "cpu" | "tensorflow";
@@ -30,6 +35,7 @@ export async function initBackend(name: BackendName = "wasm"): Promise<string> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`Cannot select backend ${name}: tfjs failed to initialise it`);
   await tf.ready();
+  if (name === "wasm") registerWasmKernels();
   return tf.getBackend();
 }
 

@@ -1,0 +1,311 @@
+import * as tf from "@tensorflow/tfjs-core";
+import assert from "node:assert/strict";
+import { initBackend } from "../../src/backend/backend.ts";
+import { registerWasmKernels, WASM_KERNELS } from "../../src/backend/register_wasm_kernels.ts";
+import { Random } from "../../src/util/random.ts";
+
+await initBackend("wasm");
+
+type Inputs = Record<string, { shape: number[]; dtype: tf.DataType; values: number[] }>;
+
+/** Seeded values for a kernel input. */
+function normal(shape: number[], seed: number): Inputs[string] {
+  const rng = new Random(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return { shape, dtype: "float32", values: Array.from({ length: size }, () => rng.normal()) };
+}
+
+/** Run one kernel on a backend from plain inputs; returns the output's values and shape. */
+async function runOn(
+  backend: "wasm" | "cpu",
+  kernelName: string,
+  inputs: Inputs | Inputs[string][],
+  attrs: tf.NamedAttrMap,
+): Promise<
+  { shape: number[]; dtype: tf.DataType; values: Float32Array | Int32Array | Uint8Array }
+> {
+  await tf.setBackend(backend);
+  const tensors = Array.isArray(inputs)
+    ? inputs.map((i) => tf.tensor(i.values, i.shape, i.dtype))
+    : Object.fromEntries(
+      Object.entries(inputs).map(([name, i]) => [name, tf.tensor(i.values, i.shape, i.dtype)]),
+    );
+  const all = Object.values(tensors);
+  const tensorsBefore = tf.memory().numTensors;
+  const buffersBefore = tf.engine().backend.numDataIds();
+  const out = tf.engine().runKernel(
+    kernelName,
+    tensors as unknown as tf.NamedTensorMap,
+    attrs,
+  ) as tf.Tensor;
+  assert.equal(tf.memory().numTensors, tensorsBefore + 1, `${kernelName} on ${backend}: tensors`);
+  assert.equal(tf.engine().backend.numDataIds(), buffersBefore + 1, `${kernelName}: buffers`);
+  const result = {
+    shape: out.shape,
+    dtype: out.dtype,
+    values: out.dataSync() as Float32Array | Int32Array | Uint8Array,
+  };
+  out.dispose();
+  tf.dispose(all);
+  assert.equal(tf.memory().numTensors, tensorsBefore - all.length, `${kernelName}: disposed`);
+  await tf.setBackend("wasm");
+  return result;
+}
+
+/** Largest absolute difference over the largest magnitude of the reference. */
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  assert.equal(actual.length, expected.length);
+  let diff = 0;
+  let scale = 1e-12;
+  for (let i = 0; i < actual.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / scale;
+}
+
+async function assertMatchesCpu(
+  kernelName: string,
+  inputs: Inputs | Inputs[string][],
+  attrs: tf.NamedAttrMap,
+  label: string,
+): Promise<void> {
+  const wasm = await runOn("wasm", kernelName, inputs, attrs);
+  const cpu = await runOn("cpu", kernelName, inputs, attrs);
+  assert.deepEqual(wasm.shape, cpu.shape, `${label}: shape`);
+  assert.equal(wasm.dtype, cpu.dtype, `${label}: dtype`);
+  const error = relativeError(wasm.values, cpu.values);
+  assert.ok(error < 1e-4, `${label}: relative error ${error}`);
+}
+
+/** Shapes of a forward convolution, for building its gradients' inputs. */
+interface ConvCase {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: number | [number, number];
+  pad: "same" | "valid" | number | [[number, number], [number, number], [number, number], [
+    number,
+    number,
+  ]];
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  dataFormat?: "NHWC" | "NCHW";
+}
+
+const CONV_CASES: ConvCase[] = [
+  { x: [2, 8, 8, 3], filter: [3, 3, 3, 4], strides: 1, pad: "same" },
+  { x: [2, 8, 8, 3], filter: [3, 3, 3, 4], strides: 2, pad: "same" },
+  { x: [2, 9, 7, 3], filter: [3, 3, 3, 4], strides: 2, pad: "same" },
+  { x: [2, 9, 7, 3], filter: [3, 3, 3, 4], strides: 2, pad: "valid" },
+  { x: [2, 8, 8, 4], filter: [1, 1, 4, 5], strides: 2, pad: "valid" },
+  { x: [1, 10, 9, 2], filter: [5, 3, 2, 3], strides: [3, 2], pad: "valid" },
+  { x: [1, 10, 9, 2], filter: [4, 2, 2, 3], strides: [2, 3], pad: "same" },
+  { x: [2, 7, 7, 2], filter: [3, 3, 2, 2], strides: 2, pad: 1, dimRoundingMode: "floor" },
+  { x: [1, 6, 8, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+  { x: [2, 3, 8, 8], filter: [3, 3, 3, 2], strides: 2, pad: "same", dataFormat: "NCHW" },
+];
+
+function describe(c: ConvCase): string {
+  return `x ${c.x} filter ${c.filter} strides ${c.strides} pad ${JSON.stringify(c.pad)} ` +
+    (c.dataFormat ?? "NHWC");
+}
+
+function convOutShape(c: ConvCase): [number, number, number, number] {
+  const channelsFirst = c.dataFormat === "NCHW";
+  const nhwc: [number, number, number, number] = channelsFirst
+    ? [c.x[0], c.x[2], c.x[3], c.x[1]]
+    : c.x;
+  const info = tf.backend_util.computeConv2DInfo(
+    nhwc,
+    c.filter,
+    c.strides,
+    1,
+    c.pad,
+    c.dimRoundingMode,
+  );
+  const [b, h, w, ch] = info.outShape;
+  return channelsFirst ? [b, ch, h, w] : [b, h, w, ch];
+}
+
+Deno.test("registerWasmKernels() installs every kernel for wasm and is idempotent", () => {
+  registerWasmKernels();
+  registerWasmKernels();
+  for (const config of WASM_KERNELS) {
+    assert.equal(config.backendName, "wasm");
+    assert.equal(tf.getKernel(config.kernelName, "wasm")?.kernelFunc, config.kernelFunc);
+  }
+  assert.deepEqual(
+    WASM_KERNELS.map((k) => k.kernelName).sort(),
+    ["Conv2DBackpropFilter", "Conv2DBackpropInput", "Einsum", "Tile", "UnsortedSegmentSum"],
+  );
+});
+
+Deno.test("Conv2DBackpropFilter on wasm matches cpu for strides, paddings and layouts", async () => {
+  for (const [i, c] of CONV_CASES.entries()) {
+    await assertMatchesCpu(
+      tf.Conv2DBackpropFilter,
+      { x: normal(c.x, 10 + i), dy: normal(convOutShape(c), 100 + i) },
+      {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: c.dataFormat ?? "NHWC",
+        dimRoundingMode: c.dimRoundingMode,
+        filterShape: c.filter,
+      } as unknown as tf.NamedAttrMap,
+      `filter gradient, ${describe(c)}`,
+    );
+  }
+});
+
+Deno.test("Conv2DBackpropInput on wasm matches cpu for strides, paddings and layouts", async () => {
+  for (const [i, c] of CONV_CASES.entries()) {
+    await assertMatchesCpu(
+      tf.Conv2DBackpropInput,
+      { dy: normal(convOutShape(c), 200 + i), filter: normal(c.filter, 300 + i) },
+      {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: c.dataFormat ?? "NHWC",
+        dimRoundingMode: c.dimRoundingMode,
+        inputShape: c.x,
+      } as unknown as tf.NamedAttrMap,
+      `input gradient, ${describe(c)}`,
+    );
+  }
+});
+
+Deno.test("conv2d gradients on wasm match cpu through tf.grads, without leaks", async () => {
+  const c = CONV_CASES[2];
+  const values = { x: normal(c.x, 1), filter: normal(c.filter, 2) };
+  const gradsOn = async (backend: "wasm" | "cpu") => {
+    await tf.setBackend(backend);
+    const x = tf.tensor4d(values.x.values, c.x);
+    const filter = tf.tensor4d(values.filter.values, c.filter);
+    const before = tf.memory().numTensors;
+    const [dx, dFilter] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, "same")))
+    )([x, filter]);
+    assert.equal(tf.memory().numTensors, before + 2, `${backend}: leaked tensors`);
+    const out = [dx.dataSync().slice(), dFilter.dataSync().slice()];
+    tf.dispose([x, filter, dx, dFilter]);
+    await tf.setBackend("wasm");
+    return out;
+  };
+  const wasm = await gradsOn("wasm");
+  const cpu = await gradsOn("cpu");
+  assert.ok(relativeError(wasm[0], cpu[0]) < 1e-4, "input gradient");
+  assert.ok(relativeError(wasm[1], cpu[1]) < 1e-4, "filter gradient");
+});
+
+Deno.test("Tile on wasm matches cpu for float32, int32 and bool, any rank", async () => {
+  const cases: { shape: number[]; reps: number[]; dtype: tf.DataType }[] = [
+    { shape: [1, 1, 1, 5], reps: [3, 4, 2, 1], dtype: "float32" },
+    { shape: [2, 3], reps: [2, 3], dtype: "float32" },
+    { shape: [4], reps: [1], dtype: "float32" },
+    { shape: [2, 1, 3], reps: [1, 4, 1], dtype: "int32" },
+    { shape: [2, 3, 2, 3, 2, 2], reps: [2, 1, 2, 1, 2, 2], dtype: "float32" },
+    { shape: [2, 2, 2, 2, 2, 2, 2], reps: [2, 1, 2, 1, 2, 1, 2], dtype: "float32" },
+    { shape: [3, 2], reps: [2, 2], dtype: "bool" },
+    { shape: [2, 0], reps: [2, 3], dtype: "float32" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const x = normal(c.shape, 400 + i);
+    x.dtype = c.dtype;
+    if (c.dtype !== "float32") x.values = x.values.map((v) => (v > 0 ? Math.round(3 * v) : 0));
+    await assertMatchesCpu(tf.Tile, { x }, { reps: c.reps }, `tile ${c.shape} by ${c.reps}`);
+  }
+});
+
+Deno.test("Tile on wasm keeps signed zeros, NaN and infinities exactly", async () => {
+  const x = { shape: [1, 4], dtype: "float32" as const, values: [-0, NaN, Infinity, -Infinity] };
+  const wasm = await runOn("wasm", tf.Tile, { x }, { reps: [2, 1] });
+  assert.deepEqual(Array.from(wasm.values), [
+    -0,
+    NaN,
+    Infinity,
+    -Infinity,
+    -0,
+    NaN,
+    Infinity,
+    -Infinity,
+  ]);
+  assert.ok(Object.is(wasm.values[4], -0));
+});
+
+Deno.test("UnsortedSegmentSum on wasm matches cpu, summing repeated ids", async () => {
+  const ids = (values: number[]) => ({ shape: [values.length], dtype: "int32" as const, values });
+  await assertMatchesCpu(
+    tf.UnsortedSegmentSum,
+    { x: normal([6, 3], 500), segmentIds: ids([0, 2, 2, 4, 0, 2]) },
+    { numSegments: 5 },
+    "segments of rows",
+  );
+  await assertMatchesCpu(
+    tf.UnsortedSegmentSum,
+    { x: normal([5], 501), segmentIds: ids([1, 1, 0, 1, 2]) },
+    { numSegments: 3 },
+    "segments of scalars",
+  );
+  // The cpu kernel multiplies by a float mask and so returns float32; TensorFlow keeps x's dtype.
+  const x = { shape: [4, 2], dtype: "int32" as const, values: [1, 2, 3, 4, 5, 6, 7, 8] };
+  const segmentIds = ids([1, 0, 1, 1]);
+  const wasm = await runOn("wasm", tf.UnsortedSegmentSum, { x, segmentIds }, { numSegments: 2 });
+  const cpu = await runOn("cpu", tf.UnsortedSegmentSum, { x, segmentIds }, { numSegments: 2 });
+  assert.equal(wasm.dtype, "int32");
+  assert.deepEqual(Array.from(wasm.values), Array.from(cpu.values));
+  assert.deepEqual(Array.from(wasm.values), [3, 4, 13, 16]);
+});
+
+Deno.test("UnsortedSegmentSum on wasm drops ids outside [0, numSegments)", async () => {
+  const x = { shape: [4, 2], dtype: "float32" as const, values: [1, 2, 3, 4, 5, 6, 7, 8] };
+  const segmentIds = { shape: [4], dtype: "int32" as const, values: [1, -1, 3, 1] };
+  const wasm = await runOn("wasm", tf.UnsortedSegmentSum, { x, segmentIds }, { numSegments: 3 });
+  assert.deepEqual(wasm.shape, [3, 2]);
+  assert.deepEqual(Array.from(wasm.values), [0, 0, 8, 10, 0, 0]);
+});
+
+Deno.test("gather gradients on wasm match cpu", async () => {
+  const params = normal([5, 3], 600);
+  const gradOn = async (backend: "wasm" | "cpu", axis: number) => {
+    await tf.setBackend(backend);
+    const p = tf.tensor(params.values, params.shape);
+    const indices = tf.tensor1d([0, 2, 2, 1, 0], "int32");
+    const before = tf.memory().numTensors;
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, indices, axis))))(p);
+    assert.equal(tf.memory().numTensors, before + 1, `${backend}: leaked tensors`);
+    const out = g.dataSync().slice();
+    tf.dispose([p, indices, g]);
+    await tf.setBackend("wasm");
+    return out;
+  };
+  for (const axis of [0, 1]) {
+    assert.ok(relativeError(await gradOn("wasm", axis), await gradOn("cpu", axis)) < 1e-4);
+  }
+});
+
+Deno.test("Einsum on wasm matches cpu, and rgbToGrayscale runs", async () => {
+  await assertMatchesCpu(
+    tf.Einsum,
+    [normal([3, 4], 700), normal([4, 5], 701)],
+    { equation: "ij,jk->ik" },
+    "matrix product",
+  );
+  await assertMatchesCpu(
+    tf.Einsum,
+    [normal([2, 3, 4], 702), normal([4], 703)],
+    { equation: "bhk,k->bh" },
+    "contraction with a vector",
+  );
+  await assertMatchesCpu(
+    tf.Einsum,
+    [normal([3, 4], 704), normal([3, 4], 705)],
+    { equation: "ij,ij->j" },
+    "batched dot",
+  );
+  const before = tf.memory().numTensors;
+  const gray = tf.tidy(() => tf.image.rgbToGrayscale(tf.ones([1, 2, 2, 3]) as tf.Tensor4D));
+  assert.deepEqual(gray.shape, [1, 2, 2, 1]);
+  const expected = 0.2989 + 0.587 + 0.114;
+  for (const v of gray.dataSync()) assert.ok(Math.abs(v - expected) < 1e-5);
+  gray.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
