@@ -1,0 +1,503 @@
+/**
+ * The paper's offline run: pretext (SimCLR), mining, SCAN, self-labelling, each stage resumable
+ * from its last epoch, with checkpoints and hand-off files in the run directory. Each stage is a
+ * stream of batches through the stage's operator.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { concatMap, from, lastValueFrom, map, type OperatorFunction, pipe, reduce } from "rxjs";
+import type { ScanConfig } from "../src/config.ts";
+import { type Dataset, epochBatches, gatherBatch } from "../src/data/dataset.ts";
+import { type ClusteringMetrics, clusteringMetrics } from "../src/eval/metrics.ts";
+import { kmeans } from "../src/mining/kmeans.ts";
+import { mineNeighbours } from "../src/mining/knn.ts";
+import { neighbourAccuracy } from "../src/mining/neighbour_accuracy.ts";
+import { buildClusteringHead } from "../src/models/clustering_head.ts";
+import { loadModel, saveModel } from "../src/models/io_handler.ts";
+import { buildProjectionHead } from "../src/models/projection_head.ts";
+import { BACKBONES, buildBackbone } from "../src/models/resnet.ts";
+import { argmaxRows, classify } from "../src/operators/classify.ts";
+import { embed } from "../src/operators/embed.ts";
+import { type PairBatch, pairStep, trainStep } from "../src/operators/train_step.ts";
+import { emptyRunState, type RunPaths, runPaths, type RunState } from "../src/run/run_dir.ts";
+import type { ClusteringModel, ContrastiveModel } from "../src/stages/models.ts";
+import { PretextTrainer } from "../src/stages/pretext.ts";
+import { evaluateHeads, ScanTrainer } from "../src/stages/scan.ts";
+import { SelfLabelTrainer } from "../src/stages/selflabel.ts";
+import {
+  bytesOf,
+  readJsonIfExists,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../src/util/atomic_write.ts";
+import { logLine, progressBar } from "../src/util/progress.ts";
+import { Random } from "../src/util/random.ts";
+
+/** What an offline run needs. */
+export interface OfflineRun {
+  readonly config: ScanConfig;
+  /** The images the three stages train on. */
+  readonly train: Dataset;
+  /** Labelled images to report metrics on (the test split); defaults to `train`. */
+  readonly evaluation?: Dataset;
+  readonly runDir: string;
+}
+
+/** Metrics of one stage on the evaluation images, when they have labels. */
+export type StageMetrics = Omit<ClusteringMetrics, "mapping">;
+
+/** The JSON a finished run prints. */
+export interface OfflineSummary {
+  readonly train: { images: number };
+  readonly evaluation: { images: number; labelled: boolean };
+  readonly pretext: { seconds: number; kmeans?: StageMetrics };
+  readonly mining: { seconds: number; neighbourAccuracy?: number };
+  readonly scan: {
+    seconds: number;
+    bestHead: number;
+    loss: { total: number; consistency: number; entropy: number };
+    metrics?: StageMetrics;
+  };
+  readonly selflabel: { seconds: number; metrics?: StageMetrics };
+  readonly seconds: number;
+}
+
+const INFERENCE_BATCH = 256;
+
+/** Run (or resume) the three stages; resolves to the summary once all are done. */
+export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
+  const { config, train } = run;
+  const evaluation = run.evaluation ?? train;
+  const paths = runPaths(run.runDir);
+  await Deno.mkdir(paths.root, { recursive: true });
+  await checkConfig(paths, config);
+  const state = (await readJsonIfExists<RunState>(paths.state)) ?? emptyRunState();
+  const save = () => writeJsonAtomic(paths.state, state);
+  if (train.n <= config.neighbours) {
+    throw new RangeError(
+      `Cannot run SCAN: the training set must hold more images than neighbours (K = ${config.neighbours}), ` +
+        `current value is ${train.n}`,
+    );
+  }
+  const started = performance.now();
+
+  // Stage 1: pretext.
+  const contrastive = await loadOrBuildContrastive(paths, config, state.pretext.epochs > 0);
+  if (state.pretext.epochs < config.pretext.epochs) {
+    const trainer = new PretextTrainer(
+      contrastive,
+      { learningRate: config.pretext.learningRate, temperature: config.temperature },
+      new Random(config.seed * 7919 + state.pretext.epochs),
+    );
+    for (let epoch = state.pretext.epochs; epoch < config.pretext.epochs; epoch++) {
+      const t0 = performance.now();
+      const loss = await runEpoch(
+        `pretext ${epoch + 1}/${config.pretext.epochs}`,
+        train,
+        config.pretext.batchSize,
+        new Random(config.seed * 104729 + epoch),
+        pipe(map((indices: number[]) => gatherBatch(train, indices)), trainStep(trainer)),
+        (l) => l,
+      );
+      await saveModel(contrastive.backbone, paths.pretext, "backbone");
+      await saveModel(contrastive.projection, paths.pretext, "projection");
+      state.pretext.epochs = epoch + 1;
+      state.pretext.seconds += (performance.now() - t0) / 1000;
+      state.mining.done = false;
+      await save();
+      logLine(`pretext epoch ${epoch + 1}: NT-Xent ${loss.toFixed(4)}`);
+    }
+    trainer.dispose();
+  }
+
+  // Stage 2: mining, and the paper's k-means baseline on the same features.
+  let features: Float32Array;
+  let neighbours: Int32Array;
+  const k = config.neighbours;
+  if (!state.mining.done) {
+    const t0 = performance.now();
+    features = await embedDataset(contrastive, train);
+    const dim = features.length / train.n;
+    neighbours = mineNeighbours(features, train.n, dim, k).indices;
+    await writeFileAtomic(paths.features, bytesOf(features));
+    await writeFileAtomic(paths.neighbours, bytesOf(neighbours));
+    state.mining = { done: true, seconds: (performance.now() - t0) / 1000 };
+    await save();
+  } else {
+    features = new Float32Array((await Deno.readFile(paths.features)).buffer);
+    neighbours = new Int32Array((await Deno.readFile(paths.neighbours)).buffer);
+  }
+  const pretextReport: OfflineSummary["pretext"] = { seconds: state.pretext.seconds };
+  const miningReport: OfflineSummary["mining"] = { seconds: state.mining.seconds };
+  if (train.labels) miningReport.neighbourAccuracy = neighbourAccuracy(neighbours, k, train.labels);
+  if (evaluation.labels) {
+    pretextReport.kmeans = await kmeansBaseline(contrastive, train, features, evaluation, config);
+  }
+  contrastive.projection.dispose();
+
+  // Stage 3: SCAN.
+  const clustering = await loadOrBuildClustering(paths, config, contrastive.backbone, state);
+  if (state.scan.epochs < config.scan.epochs) {
+    const trainer = new ScanTrainer(
+      clustering,
+      {
+        learningRate: config.scan.learningRate,
+        entropyWeight: config.entropyWeight,
+        augment: true,
+      },
+      new Random(config.seed * 15485863 + state.scan.epochs),
+    );
+    for (let epoch = state.scan.epochs; epoch < config.scan.epochs; epoch++) {
+      const t0 = performance.now();
+      const rng = new Random(config.seed * 32452843 + epoch);
+      await runEpoch(
+        `scan ${epoch + 1}/${config.scan.epochs}`,
+        train,
+        config.scan.batchSize,
+        rng,
+        pipe(
+          map((indices: number[]) => pairWithNeighbours(indices, train, neighbours, k, rng)),
+          pairStep(trainer),
+        ),
+        (l) => Math.min(...l.total),
+      );
+      const losses = await headLosses(clustering, train, neighbours, config);
+      const best = losses.total.indexOf(Math.min(...losses.total));
+      if (state.scan.bestLoss === null || losses.total[best] < state.scan.bestLoss) {
+        state.scan.bestLoss = losses.total[best];
+        state.scan.bestHead = best;
+        await saveClustering(clustering, paths.scan);
+      }
+      await saveClustering(clustering, paths.scanLast);
+      state.scan.epochs = epoch + 1;
+      state.scan.seconds += (performance.now() - t0) / 1000;
+      await save();
+      logLine(
+        `scan epoch ${epoch + 1}: head ${best} total ${losses.total[best].toFixed(4)} ` +
+          `consistency ${losses.consistency[best].toFixed(4)} entropy ${
+            losses.entropy[best].toFixed(4)
+          }`,
+      );
+    }
+    trainer.dispose();
+  }
+  disposeClustering(clustering);
+  const best = await loadClustering(paths.scan);
+  const bestLosses = await headLosses(best, train, neighbours, config);
+  const head = state.scan.bestHead;
+  const scanReport: OfflineSummary["scan"] = {
+    seconds: state.scan.seconds,
+    bestHead: head,
+    loss: {
+      total: bestLosses.total[head],
+      consistency: bestLosses.consistency[head],
+      entropy: bestLosses.entropy[head],
+    },
+  };
+  if (evaluation.labels) scanReport.metrics = await evaluate(best, head, evaluation, config);
+
+  // Stage 4: self-labelling, from the best SCAN model.
+  let selflabelled = best;
+  if (state.selflabel.epochs > 0) {
+    disposeClustering(best);
+    selflabelled = await loadClustering(paths.selflabel);
+  }
+  if (state.selflabel.epochs < config.selflabel.epochs) {
+    const trainer = new SelfLabelTrainer(
+      selflabelled,
+      { learningRate: config.selflabel.learningRate, threshold: config.confidenceThreshold, head },
+      new Random(config.seed * 49979687 + state.selflabel.epochs),
+    );
+    for (let epoch = state.selflabel.epochs; epoch < config.selflabel.epochs; epoch++) {
+      const t0 = performance.now();
+      let confident = 0;
+      const loss = await runEpoch(
+        `selflabel ${epoch + 1}/${config.selflabel.epochs}`,
+        train,
+        config.selflabel.batchSize,
+        new Random(config.seed * 86028121 + epoch),
+        pipe(map((indices: number[]) => gatherBatch(train, indices)), trainStep(trainer)),
+        (l) => {
+          confident += l.confident;
+          return l.loss;
+        },
+      );
+      await saveClustering(selflabelled, paths.selflabel);
+      state.selflabel.epochs = epoch + 1;
+      state.selflabel.seconds += (performance.now() - t0) / 1000;
+      await save();
+      logLine(
+        `selflabel epoch ${epoch + 1}: cross-entropy ${loss.toFixed(4)}, confident ${confident}`,
+      );
+    }
+    trainer.dispose();
+  } else if (state.selflabel.epochs === 0) {
+    // No self-labelling configured: the SCAN model is the final one.
+    await saveClustering(selflabelled, paths.selflabel);
+  }
+  const selflabelReport: OfflineSummary["selflabel"] = { seconds: state.selflabel.seconds };
+  if (evaluation.labels) {
+    selflabelReport.metrics = await evaluate(selflabelled, head, evaluation, config);
+  }
+  disposeClustering(selflabelled);
+
+  return {
+    train: { images: train.n },
+    evaluation: { images: evaluation.n, labelled: evaluation.labels !== undefined },
+    pretext: pretextReport,
+    mining: miningReport,
+    scan: scanReport,
+    selflabel: selflabelReport,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * One epoch: shuffled batches of indices through a stage's step operator, yielding to the event
+ * loop between steps (so signals and timers are served); resolves to the mean loss.
+ */
+async function runEpoch<R>(
+  label: string,
+  dataset: Dataset,
+  batchSize: number,
+  rng: Random,
+  step: OperatorFunction<number[], R>,
+  lossOf: (result: R) => number,
+): Promise<number> {
+  const batches = epochBatches(dataset.n, Math.min(batchSize, dataset.n), (x) => rng.shuffle(x));
+  const bar = progressBar(label, batches.length);
+  const { sum, count } = await lastValueFrom(
+    from(batches).pipe(
+      concatMap(async (indices) => {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        return indices;
+      }),
+      step,
+      map(lossOf),
+      reduce((acc, loss) => {
+        bar.tick(1, `loss ${loss.toFixed(4)}`);
+        return { sum: acc.sum + loss, count: acc.count + 1 };
+      }, { sum: 0, count: 0 }),
+    ),
+  );
+  const mean = sum / Math.max(count, 1);
+  bar.done(`mean loss ${mean.toFixed(4)}`);
+  return mean;
+}
+
+/** Anchors at `indices` and, for each, one of its K mined neighbours drawn at random. */
+function pairWithNeighbours(
+  indices: number[],
+  dataset: Dataset,
+  neighbours: Int32Array,
+  k: number,
+  rng: Random,
+): PairBatch {
+  // As in the official NeighborsDataset, the draw is over all K (the anchor itself included).
+  const picked = indices.map((i) => neighbours[i * k + rng.int(k)]);
+  return { anchors: gatherBatch(dataset, indices), neighbours: gatherBatch(dataset, picked) };
+}
+
+/** A run directory keeps the config it was started with; a resume may only change epochs. */
+async function checkConfig(paths: RunPaths, config: ScanConfig): Promise<void> {
+  const saved = await readJsonIfExists<ScanConfig>(paths.config);
+  if (saved) {
+    const strip = (c: ScanConfig) =>
+      JSON.stringify({
+        ...c,
+        pretext: { ...c.pretext, epochs: 0 },
+        scan: { ...c.scan, epochs: 0 },
+        selflabel: { ...c.selflabel, epochs: 0 },
+      });
+    if (strip(saved) !== strip(config)) {
+      throw new Error(
+        `Cannot resume run ${paths.root}: it was started with a different config ` +
+          `(only epochs may change on resume). Use a new --out directory, or the saved settings: ` +
+          JSON.stringify(saved),
+      );
+    }
+  }
+  await writeJsonAtomic(paths.config, config);
+}
+
+function backboneConfig(config: ScanConfig) {
+  const preset = BACKBONES[config.backbone];
+  if (!preset) {
+    throw new RangeError(
+      `Cannot build backbone: must be one of ${Object.keys(BACKBONES).join(", ")}, ` +
+        `current value is ${config.backbone}`,
+    );
+  }
+  return { ...preset, inputSize: config.inputSize };
+}
+
+async function loadOrBuildContrastive(
+  paths: RunPaths,
+  config: ScanConfig,
+  resume: boolean,
+): Promise<ContrastiveModel> {
+  if (resume) {
+    return {
+      backbone: await loadModel(paths.pretext, "backbone"),
+      projection: await loadModel(paths.pretext, "projection"),
+    };
+  }
+  const backbone = buildBackbone(backboneConfig(config), config.seed);
+  const dim = featureDim(backbone);
+  return { backbone, projection: buildProjectionHead(dim, dim, 128, config.seed + 1) };
+}
+
+async function loadOrBuildClustering(
+  paths: RunPaths,
+  config: ScanConfig,
+  pretextBackbone: tfl.LayersModel,
+  state: RunState,
+): Promise<ClusteringModel> {
+  if (state.scan.epochs > 0) {
+    pretextBackbone.dispose();
+    return await loadClustering(paths.scanLast);
+  }
+  const heads = buildClusteringHead(
+    featureDim(pretextBackbone),
+    config.clusters,
+    config.heads,
+    config.seed + 2,
+  );
+  return { backbone: pretextBackbone, heads };
+}
+
+function featureDim(backbone: tfl.LayersModel): number {
+  const shape = backbone.outputs[0].shape;
+  return shape[shape.length - 1] as number;
+}
+
+async function saveClustering(model: ClusteringModel, dir: string): Promise<void> {
+  await saveModel(model.backbone, dir, "backbone");
+  await saveModel(model.heads, dir, "heads");
+}
+
+/** Load a clustering model saved by `saveClustering` (the scan/ and selflabel/ checkpoints). */
+export async function loadClustering(dir: string): Promise<ClusteringModel> {
+  return { backbone: await loadModel(dir, "backbone"), heads: await loadModel(dir, "heads") };
+}
+
+function disposeClustering(model: ClusteringModel): void {
+  model.backbone.dispose();
+  model.heads.dispose();
+}
+
+/** Batches of a whole dataset in order, for inference. */
+function inOrder(dataset: Dataset) {
+  const batches: number[][] = [];
+  for (let i = 0; i < dataset.n; i += INFERENCE_BATCH) {
+    batches.push(Array.from({ length: Math.min(INFERENCE_BATCH, dataset.n - i) }, (_, j) => i + j));
+  }
+  return from(batches).pipe(map((indices) => gatherBatch(dataset, indices)));
+}
+
+/** Pretext features of every image, float32 [n, D]. */
+export async function embedDataset(
+  model: ContrastiveModel,
+  dataset: Dataset,
+): Promise<Float32Array> {
+  const parts = await lastValueFrom(
+    inOrder(dataset).pipe(embed(model), reduce((acc, f) => [...acc, f.data], [] as Float32Array[])),
+  );
+  return concatFloat32(parts);
+}
+
+/** Cluster probabilities of every image from one head, float32 [n, C]. */
+export async function predictDataset(
+  model: ClusteringModel,
+  head: number,
+  dataset: Dataset,
+): Promise<Float32Array> {
+  const parts = await lastValueFrom(
+    inOrder(dataset).pipe(
+      classify(model, head),
+      reduce((acc, p) => [...acc, p.data], [] as Float32Array[]),
+    ),
+  );
+  return concatFloat32(parts);
+}
+
+function concatFloat32(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** Per-head SCAN losses over the training images (no augmentation), to pick the best head. */
+async function headLosses(
+  model: ClusteringModel,
+  train: Dataset,
+  neighbours: Int32Array,
+  config: ScanConfig,
+) {
+  const logits: Float32Array[] = [];
+  for (let h = 0; h < config.heads; h++) {
+    // The loss takes logits; log-probabilities are logits up to a per-row constant.
+    const p = await predictDataset(model, h, train);
+    logits.push(p.map((x) => Math.log(Math.max(x, 1e-30))));
+  }
+  return evaluateHeads(
+    logits,
+    train.n,
+    config.clusters,
+    neighbours,
+    config.neighbours,
+    config.entropyWeight,
+  );
+}
+
+async function evaluate(
+  model: ClusteringModel,
+  head: number,
+  dataset: Dataset,
+  config: ScanConfig,
+): Promise<StageMetrics> {
+  const p = await predictDataset(model, head, dataset);
+  const { clusters } = argmaxRows(p, dataset.n, config.clusters);
+  return metricsOf(dataset, clusters);
+}
+
+function metricsOf(dataset: Dataset, predicted: Int32Array): StageMetrics {
+  const labels = dataset.labels!;
+  const known = [...labels.keys()].filter((i) => labels[i] >= 0);
+  const { mapping: _mapping, ...metrics } = clusteringMetrics(
+    known.map((i) => labels[i]),
+    known.map((i) => predicted[i]),
+  );
+  return metrics;
+}
+
+/** The paper's baseline: k-means on the pretext features, fit on train, applied to evaluation. */
+async function kmeansBaseline(
+  model: ContrastiveModel,
+  train: Dataset,
+  trainFeatures: Float32Array,
+  evaluation: Dataset,
+  config: ScanConfig,
+): Promise<StageMetrics> {
+  const dim = trainFeatures.length / train.n;
+  const { centroids } = kmeans(
+    trainFeatures,
+    train.n,
+    dim,
+    config.clusters,
+    new Random(config.seed),
+  );
+  const features = evaluation === train ? trainFeatures : await embedDataset(model, evaluation);
+  const predicted = tf.tidy(() => {
+    const x = tf.tensor2d(features, [evaluation.n, dim]);
+    const c = tf.tensor2d(centroids, [config.clusters, dim]);
+    // argmin |x - c|^2 = argmax (x.c - |c|^2 / 2)
+    const score = tf.sub(tf.matMul(x, c, false, true), tf.mul(0.5, tf.sum(tf.square(c), 1)));
+    return tf.argMax(score, 1).dataSync() as Int32Array;
+  });
+  return metricsOf(evaluation, predicted);
+}

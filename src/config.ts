@@ -1,0 +1,182 @@
+/**
+ * The run configuration: every value shared by stages (neighbour count, entropy weight, number of
+ * clusters, input size) is defined here once and passed explicitly. Parsed and validated once at
+ * the edge into a frozen object; loading it has no side effects.
+ */
+
+/** Optimisation settings of one training stage. */
+export interface StageConfig {
+  /** Passes over the training images. */
+  readonly epochs: number;
+  /** Images per step (SimCLR: pairs per step). */
+  readonly batchSize: number;
+  /** Adam learning rate. */
+  readonly learningRate: number;
+}
+
+/** Everything a run needs besides its data. */
+export interface ScanConfig {
+  /** Backbone preset name, a key of `BACKBONES` in src/models/resnet.ts. */
+  readonly backbone: string;
+  /** Model input side in pixels: images are resized to `inputSize` x `inputSize` x 3. */
+  readonly inputSize: number;
+  /** Number of clusters C. */
+  readonly clusters: number;
+  /** Clustering heads trained at once; the one with the lowest SCAN loss is kept. */
+  readonly heads: number;
+  /** K: neighbours mined per image, the image itself included (paper: 20). */
+  readonly neighbours: number;
+  /** Weight of the entropy term in the SCAN loss (paper configs: 5). */
+  readonly entropyWeight: number;
+  /** Self-labelling confidence threshold on the weak view (paper: 0.99). */
+  readonly confidenceThreshold: number;
+  /** NT-Xent temperature (paper: 0.1). */
+  readonly temperature: number;
+  readonly pretext: StageConfig;
+  readonly scan: StageConfig;
+  readonly selflabel: StageConfig;
+  /** Seed of every random choice of the run. */
+  readonly seed: number;
+}
+
+/** Named starting points; a run's flags override single fields. */
+export const PRESETS: Readonly<Record<string, ScanConfig>> = {
+  /** Small and fast: the fixtures in CI, a few hundred 32x32 images. */
+  fixtures: {
+    backbone: "resnet-tiny",
+    inputSize: 32,
+    clusters: 6,
+    heads: 5,
+    neighbours: 10,
+    entropyWeight: 5,
+    confidenceThreshold: 0.99,
+    temperature: 0.1,
+    pretext: { epochs: 60, batchSize: 64, learningRate: 3e-3 },
+    scan: { epochs: 30, batchSize: 64, learningRate: 1e-3 },
+    selflabel: { epochs: 10, batchSize: 64, learningRate: 1e-3 },
+    seed: 1,
+  },
+  /** Fashion-MNIST within an hour on 2 CPU cores (chosen by measuring; see BENCHMARKS.md). */
+  "fashion-mnist": {
+    backbone: "resnet-small",
+    inputSize: 28,
+    clusters: 10,
+    heads: 5,
+    neighbours: 20,
+    entropyWeight: 5,
+    confidenceThreshold: 0.99,
+    temperature: 0.1,
+    pretext: { epochs: 4, batchSize: 256, learningRate: 3e-3 },
+    scan: { epochs: 3, batchSize: 256, learningRate: 1e-4 },
+    selflabel: { epochs: 2, batchSize: 256, learningRate: 1e-4 },
+    seed: 1,
+  },
+  /** The paper's CIFAR-10 configuration (ResNet-18, 500 SimCLR epochs): for a GPU backend. */
+  paper: {
+    backbone: "resnet18",
+    inputSize: 32,
+    clusters: 10,
+    heads: 10,
+    neighbours: 20,
+    entropyWeight: 5,
+    confidenceThreshold: 0.99,
+    temperature: 0.1,
+    pretext: { epochs: 500, batchSize: 512, learningRate: 1e-3 },
+    scan: { epochs: 100, batchSize: 128, learningRate: 1e-4 },
+    selflabel: { epochs: 200, batchSize: 1000, learningRate: 1e-4 },
+    seed: 1,
+  },
+};
+
+/** Fields a user may override from the command line. */
+export type ConfigOverrides = Partial<
+  Omit<ScanConfig, "pretext" | "scan" | "selflabel"> & {
+    pretext: Partial<StageConfig>;
+    scan: Partial<StageConfig>;
+    selflabel: Partial<StageConfig>;
+  }
+>;
+
+/**
+ * Build a validated, frozen config from a preset and overrides.
+ *
+ * @throws {RangeError} for an unknown preset or an out-of-range value.
+ */
+export function makeConfig(preset = "fixtures", overrides: ConfigOverrides = {}): ScanConfig {
+  const base = PRESETS[preset];
+  if (!base) {
+    throw new RangeError(
+      `Cannot build config: preset must be one of ${Object.keys(PRESETS).join(", ")}, ` +
+        `current value is ${preset}`,
+    );
+  }
+  const config: ScanConfig = {
+    ...base,
+    ...overrides,
+    pretext: { ...base.pretext, ...overrides.pretext },
+    scan: { ...base.scan, ...overrides.scan },
+    selflabel: { ...base.selflabel, ...overrides.selflabel },
+  };
+  validateConfig(config);
+  return deepFreeze(config);
+}
+
+function validateConfig(config: ScanConfig): void {
+  const positiveInts: [string, number][] = [
+    ["inputSize", config.inputSize],
+    ["heads", config.heads],
+    ["neighbours", config.neighbours],
+  ];
+  for (const stage of ["pretext", "scan", "selflabel"] as const) {
+    positiveInts.push([`${stage}.batchSize`, config[stage].batchSize]);
+  }
+  for (const [name, value] of positiveInts) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(
+        `Cannot build config: ${name} must be a positive integer, current value is ${value}`,
+      );
+    }
+  }
+  for (const stage of ["pretext", "scan", "selflabel"] as const) {
+    const { epochs, learningRate } = config[stage];
+    if (!Number.isInteger(epochs) || epochs < 0) {
+      throw new RangeError(
+        `Cannot build config: ${stage}.epochs must be a non-negative integer, current value is ${epochs}`,
+      );
+    }
+    if (!(learningRate > 0)) {
+      throw new RangeError(
+        `Cannot build config: ${stage}.learningRate must be positive, current value is ${learningRate}`,
+      );
+    }
+  }
+  if (!Number.isInteger(config.clusters) || config.clusters < 2) {
+    throw new RangeError(
+      `Cannot build config: clusters must be an integer of at least 2, current value is ${config.clusters}`,
+    );
+  }
+  if (!(config.confidenceThreshold > 0 && config.confidenceThreshold < 1)) {
+    throw new RangeError(
+      "Cannot build config: confidenceThreshold must be in (0, 1), " +
+        `current value is ${config.confidenceThreshold}`,
+    );
+  }
+  if (!(config.entropyWeight >= 0)) {
+    throw new RangeError(
+      `Cannot build config: entropyWeight must be non-negative, current value is ${config.entropyWeight}`,
+    );
+  }
+  if (!(config.temperature > 0)) {
+    throw new RangeError(
+      `Cannot build config: temperature must be positive, current value is ${config.temperature}`,
+    );
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,80 @@
+/**
+ * Stage 3, self-labelling: images the model already classifies confidently (max probability above
+ * the threshold on a weak augmentation) become pseudo-labels for a class-balanced cross-entropy on
+ * a strong augmentation of the same image. More images pass the threshold as training goes on.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { strongAugment } from "../augment/strong.ts";
+import { weakAugment } from "../augment/weak.ts";
+import { confidenceCrossEntropy, confidenceTargets } from "../losses/confidence_ce.ts";
+import type { Random } from "../util/random.ts";
+import { type ClusteringModel, headLogits, trainableVariables } from "./models.ts";
+
+/** Options of `SelfLabelTrainer`. */
+export interface SelfLabelOptions {
+  readonly learningRate: number;
+  /** Confidence a weak view needs to become a pseudo-label (paper: 0.99). */
+  readonly threshold: number;
+  /** The head kept by the SCAN stage; the others are not trained further. */
+  readonly head: number;
+}
+
+/** Result of one self-labelling step. */
+export interface SelfLabelLoss {
+  readonly loss: number;
+  /** Images of the batch that passed the threshold. */
+  readonly confident: number;
+}
+
+/** The self-labelling optimiser over a clustering model; owns the optimiser, not the model. */
+export class SelfLabelTrainer {
+  readonly #model: ClusteringModel;
+  readonly #options: SelfLabelOptions;
+  readonly #rng: Random;
+  readonly #optimizer: tf.Optimizer;
+  readonly #variables: tf.Variable[];
+
+  constructor(model: ClusteringModel, options: SelfLabelOptions, rng: Random) {
+    this.#model = model;
+    this.#options = options;
+    this.#rng = rng;
+    this.#optimizer = tf.train.adam(options.learningRate);
+    this.#variables = trainableVariables(model.backbone, model.heads);
+  }
+
+  /** One step on a batch [B, S, S, 3] in [0, 1]. */
+  step(images: tf.Tensor4D): SelfLabelLoss {
+    // Targets come from a forward pass outside the gradient closure: tfjs cannot differentiate
+    // through indices computed inside `minimize`, and the weak view must not receive gradients.
+    // Inference mode keeps batch-norm statistics from being updated twice per step.
+    const weakLogits = tf.tidy(() =>
+      headLogits(this.#model, weakAugment(images, this.#rng), false)[this.#options.head]
+    );
+    const { targets, weights, numConfident } = confidenceTargets(
+      weakLogits,
+      this.#options.threshold,
+      true,
+    );
+    weakLogits.dispose();
+    if (numConfident === 0) return { loss: 0, confident: 0 };
+    const strong = strongAugment(images, this.#rng);
+    const cost = this.#optimizer.minimize(
+      () =>
+        confidenceCrossEntropy(
+          headLogits(this.#model, strong, true)[this.#options.head],
+          targets,
+          weights,
+        ),
+      true,
+      this.#variables,
+    );
+    strong.dispose();
+    const loss = cost!.dataSync()[0];
+    cost!.dispose();
+    return { loss, confident: numConfident };
+  }
+
+  dispose(): void {
+    this.#optimizer.dispose();
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * What every task shares at the edge: usage errors with exit code 2, failures with exit code 1,
+ * and the `--backend` choice. Tasks parse their arguments here and nowhere else touches argv.
+ */
+import { type BackendName, BACKENDS, initBackend } from "../src/backend/backend.ts";
+import { logLine } from "../src/util/progress.ts";
+
+/** A problem with how the task was called: printed with the usage, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Run a task's main, mapping errors to exit codes: 0 done, 1 failed, 2 bad usage. */
+export async function runTask(usage: string, main: () => Promise<void>): Promise<never> {
+  try {
+    await main();
+    Deno.exit(0);
+  } catch (error) {
+    if (
+      error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
+      logLine(`error: ${(error as Error).message}\n\n${usage}`);
+      Deno.exit(2);
+    }
+    logLine(`error: ${(error as Error).message}`);
+    if (Deno.env.get("SCANSTREAM_DEBUG")) logLine((error as Error).stack ?? "");
+    Deno.exit(1);
+  }
+}
+
+/** Select the compute backend named by `--backend` (default wasm). */
+export async function selectBackend(name: string | undefined): Promise<string> {
+  const chosen = (name ?? "wasm") as BackendName;
+  if (!BACKENDS.includes(chosen)) {
+    throw new UsageError(
+      `--backend must be one of ${BACKENDS.join(", ")}, current value is ${name}`,
+    );
+  }
+  return await initBackend(chosen);
+}
+
+/** A required string flag. */
+export function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === "") throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+/** An optional numeric flag, validated. */
+export function optionalNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) {
+    throw new UsageError(`${flag} must be a number, current value is ${value}`);
+  }
+  return n;
+}
+
+/** Print one JSON value as a line on stdout. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value));
+}
