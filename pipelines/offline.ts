@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { concatMap, from, lastValueFrom, map, type OperatorFunction, pipe, reduce } from "rxjs";
 import type { ScanConfig } from "../src/config.ts";
-import { type Dataset, epochBatches, gatherBatch } from "../src/data/dataset.ts";
+import { batchToTensor, type Dataset, epochBatches, gatherBatch } from "../src/data/dataset.ts";
 import { type ClusteringMetrics, clusteringMetrics } from "../src/eval/metrics.ts";
 import { kmeans } from "../src/mining/kmeans.ts";
 import { mineNeighbours } from "../src/mining/knn.ts";
@@ -20,7 +20,7 @@ import { argmaxRows, classify } from "../src/operators/classify.ts";
 import { embed } from "../src/operators/embed.ts";
 import { type PairBatch, pairStep, trainStep } from "../src/operators/train_step.ts";
 import { emptyRunState, type RunPaths, runPaths, type RunState } from "../src/run/run_dir.ts";
-import type { ClusteringModel, ContrastiveModel } from "../src/stages/models.ts";
+import { type ClusteringModel, type ContrastiveModel, headLogits } from "../src/stages/models.ts";
 import { PretextTrainer } from "../src/stages/pretext.ts";
 import { evaluateHeads, ScanTrainer } from "../src/stages/scan.ts";
 import { SelfLabelTrainer } from "../src/stages/selflabel.ts";
@@ -86,7 +86,11 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   if (state.pretext.epochs < config.pretext.epochs) {
     const trainer = new PretextTrainer(
       contrastive,
-      { learningRate: config.pretext.learningRate, temperature: config.temperature },
+      {
+        learningRate: config.pretext.learningRate,
+        temperature: config.temperature,
+        augmentation: { cropScale: config.cropScale },
+      },
       new Random(config.seed * 7919 + state.pretext.epochs),
     );
     for (let epoch = state.pretext.epochs; epoch < config.pretext.epochs; epoch++) {
@@ -144,6 +148,7 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
         learningRate: config.scan.learningRate,
         entropyWeight: config.entropyWeight,
         augment: true,
+        augmentation: { cropScale: config.cropScale },
       },
       new Random(config.seed * 15485863 + state.scan.epochs),
     );
@@ -205,7 +210,12 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   if (state.selflabel.epochs < config.selflabel.epochs) {
     const trainer = new SelfLabelTrainer(
       selflabelled,
-      { learningRate: config.selflabel.learningRate, threshold: config.confidenceThreshold, head },
+      {
+        learningRate: config.selflabel.learningRate,
+        threshold: config.confidenceThreshold,
+        head,
+        augmentation: { cropScale: config.cropScale },
+      },
       new Random(config.seed * 49979687 + state.selflabel.epochs),
     );
     for (let epoch = state.selflabel.epochs; epoch < config.selflabel.epochs; epoch++) {
@@ -438,12 +448,21 @@ async function headLosses(
   neighbours: Int32Array,
   config: ScanConfig,
 ) {
-  const logits: Float32Array[] = [];
-  for (let h = 0; h < config.heads; h++) {
-    // The loss takes logits; log-probabilities are logits up to a per-row constant.
-    const p = await predictDataset(model, h, train);
-    logits.push(p.map((x) => Math.log(Math.max(x, 1e-30))));
-  }
+  // One inference pass gives every head's logits; the loss then runs per head.
+  const perBatch = await lastValueFrom(
+    inOrder(train).pipe(
+      map((batch) =>
+        tf.tidy(() =>
+          headLogits(model, batchToTensor(batch), false).map((l) => l.dataSync() as Float32Array)
+        )
+      ),
+      reduce((acc, heads) => [...acc, heads], [] as Float32Array[][]),
+    ),
+  );
+  const logits = Array.from(
+    { length: config.heads },
+    (_, h) => concatFloat32(perBatch.map((b) => b[h])),
+  );
   return evaluateHeads(
     logits,
     train.n,

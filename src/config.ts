@@ -32,6 +32,11 @@ export interface ScanConfig {
   readonly confidenceThreshold: number;
   /** NT-Xent temperature (paper: 0.1). */
   readonly temperature: number;
+  /**
+   * Area range of the random resized crop in every augmentation (paper: [0.2, 1]). Small synthetic
+   * shapes need larger crops: a fifth of a disc is indistinguishable from a fifth of a ring.
+   */
+  readonly cropScale: readonly [number, number];
   readonly pretext: StageConfig;
   readonly scan: StageConfig;
   readonly selflabel: StageConfig;
@@ -51,6 +56,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     entropyWeight: 5,
     confidenceThreshold: 0.99,
     temperature: 0.1,
+    cropScale: [0.5, 1],
     pretext: { epochs: 60, batchSize: 64, learningRate: 3e-3 },
     scan: { epochs: 30, batchSize: 64, learningRate: 1e-3 },
     selflabel: { epochs: 10, batchSize: 64, learningRate: 1e-3 },
@@ -66,6 +72,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     entropyWeight: 5,
     confidenceThreshold: 0.99,
     temperature: 0.1,
+    cropScale: [0.2, 1],
     pretext: { epochs: 4, batchSize: 256, learningRate: 3e-3 },
     scan: { epochs: 3, batchSize: 256, learningRate: 1e-4 },
     selflabel: { epochs: 2, batchSize: 256, learningRate: 1e-4 },
@@ -81,6 +88,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     entropyWeight: 5,
     confidenceThreshold: 0.99,
     temperature: 0.1,
+    cropScale: [0.2, 1],
     pretext: { epochs: 500, batchSize: 512, learningRate: 1e-3 },
     scan: { epochs: 100, batchSize: 128, learningRate: 1e-4 },
     selflabel: { epochs: 200, batchSize: 1000, learningRate: 1e-4 },
@@ -164,6 +172,12 @@ function validateConfig(config: ScanConfig): void {
   if (!(config.entropyWeight >= 0)) {
     throw new RangeError(
       `Cannot build config: entropyWeight must be non-negative, current value is ${config.entropyWeight}`,
+    );
+  }
+  const [lo, hi] = config.cropScale;
+  if (!(lo > 0 && lo <= hi && hi <= 1)) {
+    throw new RangeError(
+      `Cannot build config: cropScale must satisfy 0 < min <= max <= 1, current value is [${lo}, ${hi}]`,
     );
   }
   if (!(config.temperature > 0)) {

@@ -3,6 +3,7 @@
  * image of the batch far (NT-Xent over both views, temperature 0.1 in the paper).
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { WeakOptions } from "../augment/options.ts";
 import { weakAugment } from "../augment/weak.ts";
 import { ntXentLoss } from "../losses/nt_xent.ts";
 import type { Random } from "../util/random.ts";
@@ -14,6 +15,8 @@ export interface PretextOptions {
   readonly learningRate: number;
   /** NT-Xent temperature. */
   readonly temperature: number;
+  /** Overrides of the weak augmentation that makes the two views. */
+  readonly augmentation?: Partial<WeakOptions>;
 }
 
 /** One SimCLR optimiser over a contrastive model; owns the optimiser, not the model. */
@@ -45,7 +48,10 @@ export class PretextTrainer {
       );
     }
     const views = tf.tidy(() =>
-      tf.concat([weakAugment(images, this.#rng), weakAugment(images, this.#rng)])
+      tf.concat([
+        weakAugment(images, this.#rng, this.#options.augmentation),
+        weakAugment(images, this.#rng, this.#options.augmentation),
+      ])
     );
     const b = images.shape[0];
     const cost = this.#optimizer.minimize(

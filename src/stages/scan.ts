@@ -4,6 +4,7 @@
  * spread over all clusters (entropy). Several heads train at once; the lowest loss wins.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { StrongOptions } from "../augment/options.ts";
 import { strongAugment } from "../augment/strong.ts";
 import { scanLoss } from "../losses/scan_loss.ts";
 import type { Random } from "../util/random.ts";
@@ -23,6 +24,8 @@ export interface ScanOptions {
   readonly entropyWeight: number;
   /** Augment anchors and neighbours (the paper uses its strong augmentation here). */
   readonly augment: boolean;
+  /** Overrides of the strong augmentation. */
+  readonly augmentation?: Partial<StrongOptions>;
 }
 
 /** The SCAN optimiser over a clustering model; owns the optimiser, not the model. */
@@ -49,7 +52,9 @@ export class ScanTrainer {
     const b = anchors.shape[0];
     const inputs = tf.tidy(() => {
       const both = tf.concat([anchors, neighbours]);
-      return this.#options.augment ? strongAugment(both, this.#rng) : both;
+      return this.#options.augment
+        ? strongAugment(both, this.#rng, this.#options.augmentation)
+        : both;
     });
     const parts: tf.Scalar[] = [];
     const cost = this.#optimizer.minimize(

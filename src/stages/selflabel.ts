@@ -4,6 +4,7 @@
  * a strong augmentation of the same image. More images pass the threshold as training goes on.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { StrongOptions } from "../augment/options.ts";
 import { strongAugment } from "../augment/strong.ts";
 import { weakAugment } from "../augment/weak.ts";
 import { confidenceCrossEntropy, confidenceTargets } from "../losses/confidence_ce.ts";
@@ -17,6 +18,8 @@ export interface SelfLabelOptions {
   readonly threshold: number;
   /** The head kept by the SCAN stage; the others are not trained further. */
   readonly head: number;
+  /** Overrides of both augmentations (the weak view's fields apply to both). */
+  readonly augmentation?: Partial<StrongOptions>;
 }
 
 /** Result of one self-labelling step. */
@@ -48,7 +51,11 @@ export class SelfLabelTrainer {
     // through indices computed inside `minimize`, and the weak view must not receive gradients.
     // Inference mode keeps batch-norm statistics from being updated twice per step.
     const weakLogits = tf.tidy(() =>
-      headLogits(this.#model, weakAugment(images, this.#rng), false)[this.#options.head]
+      headLogits(
+        this.#model,
+        weakAugment(images, this.#rng, this.#options.augmentation),
+        false,
+      )[this.#options.head]
     );
     const { targets, weights, numConfident } = confidenceTargets(
       weakLogits,
@@ -57,7 +64,7 @@ export class SelfLabelTrainer {
     );
     weakLogits.dispose();
     if (numConfident === 0) return { loss: 0, confident: 0 };
-    const strong = strongAugment(images, this.#rng);
+    const strong = strongAugment(images, this.#rng, this.#options.augmentation);
     const cost = this.#optimizer.minimize(
       () =>
         confidenceCrossEntropy(
