@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { conv2dBackpropFilterConfig } from "./kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./kernels/conv2d_backprop_input.ts";
 import { einsumConfig } from "./kernels/einsum.ts";
+import { meanConfig, sumConfig } from "./kernels/leading_axes_reduce.ts";
 import { tileConfig } from "./kernels/tile.ts";
 import { unsortedSegmentSumConfig } from "./kernels/unsorted_segment_sum.ts";
 
@@ -17,6 +18,8 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   tileConfig,
   unsortedSegmentSumConfig,
   einsumConfig,
+  sumConfig,
+  meanConfig,
 ];
 
 /**

@@ -135,7 +135,15 @@ Deno.test("registerWasmKernels() installs every kernel for wasm and is idempoten
   }
   assert.deepEqual(
     WASM_KERNELS.map((k) => k.kernelName).sort(),
-    ["Conv2DBackpropFilter", "Conv2DBackpropInput", "Einsum", "Tile", "UnsortedSegmentSum"],
+    [
+      "Conv2DBackpropFilter",
+      "Conv2DBackpropInput",
+      "Einsum",
+      "Mean",
+      "Sum",
+      "Tile",
+      "UnsortedSegmentSum",
+    ],
   );
 });
 
@@ -308,4 +316,40 @@ Deno.test("Einsum on wasm matches cpu, and rgbToGrayscale runs", async () => {
   for (const v of gray.dataSync()) assert.ok(Math.abs(v - expected) < 1e-5);
   gray.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("Sum and Mean on wasm match cpu over leading axes and fall back elsewhere", async () => {
+  const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { shape: [16, 7, 5, 6], axis: [0, 1, 2], keepDims: false },
+    { shape: [16, 7, 5, 6], axis: [2, 0, 1], keepDims: true },
+    { shape: [9, 4], axis: 0, keepDims: false },
+    { shape: [3, 4, 2, 5], axis: [0, 1], keepDims: false },
+    { shape: [3, 4, 5], axis: [-3], keepDims: true },
+    // Not leading-axes reductions: the stock kernel's.
+    { shape: [3, 4, 5], axis: [1, 2], keepDims: false },
+    { shape: [3, 4, 5], axis: [0, 2], keepDims: true },
+    { shape: [3, 4, 5], axis: [0, 1, 2], keepDims: false },
+    { shape: [6], axis: 0, keepDims: false },
+  ];
+  for (const [i, c] of cases.entries()) {
+    for (const kernel of [tf.Sum, tf.Mean]) {
+      await assertMatchesCpu(
+        kernel,
+        { x: normal(c.shape, 800 + i) },
+        { axis: c.axis, keepDims: c.keepDims },
+        `${kernel} of ${c.shape} over ${c.axis}${c.keepDims ? " keeping dims" : ""}`,
+      );
+    }
+  }
+  const x = { shape: [2, 3], dtype: "int32" as const, values: [1, 2, 3, 4, 5, 6] };
+  const sum = await runOn("wasm", tf.Sum, { x }, { axis: 0, keepDims: false });
+  assert.equal(sum.dtype, "int32");
+  assert.deepEqual(Array.from(sum.values), [5, 7, 9]);
+});
+
+Deno.test("Sum on wasm over a batch-norm sized activation stays within 1e-4 of cpu", async () => {
+  const x = normal([32, 16, 16, 8], 900);
+  x.values = x.values.map((v) => v + 3);
+  await assertMatchesCpu(tf.Sum, { x }, { axis: [0, 1, 2], keepDims: false }, "large sum");
+  await assertMatchesCpu(tf.Mean, { x }, { axis: [0, 1, 2], keepDims: true }, "large mean");
 });
