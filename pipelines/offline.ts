@@ -17,8 +17,14 @@ import { loadModel, saveModel } from "../src/models/io_handler.ts";
 import { buildProjectionHead } from "../src/models/projection_head.ts";
 import { BACKBONES, buildBackbone } from "../src/models/resnet.ts";
 import { argmaxRows, classify } from "../src/operators/classify.ts";
-import { embed } from "../src/operators/embed.ts";
-import { type PairBatch, pairStep, trainStep } from "../src/operators/train_step.ts";
+import { backboneFeatures, embed } from "../src/operators/embed.ts";
+import {
+  type FeaturePairBatch,
+  featurePairStep,
+  type PairBatch,
+  pairStep,
+  trainStep,
+} from "../src/operators/train_step.ts";
 import { emptyRunState, type RunPaths, runPaths, type RunState } from "../src/run/run_dir.ts";
 import { type ClusteringModel, type ContrastiveModel, headLogits } from "../src/stages/models.ts";
 import { PretextTrainer } from "../src/stages/pretext.ts";
@@ -152,20 +158,39 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
       },
       new Random(config.seed * 15485863 + state.scan.epochs),
     );
+    // With a frozen backbone its features are computed once, without augmentation.
+    const frozen = config.clusterHeadOnly
+      ? { data: await backboneFeaturesOf(clustering, train), dim: featureDim(clustering.backbone) }
+      : undefined;
     for (let epoch = state.scan.epochs; epoch < config.scan.epochs; epoch++) {
       const t0 = performance.now();
       const rng = new Random(config.seed * 32452843 + epoch);
-      await runEpoch(
-        `scan ${epoch + 1}/${config.scan.epochs}`,
-        train,
-        config.scan.batchSize,
-        rng,
-        pipe(
-          map((indices: number[]) => pairWithNeighbours(indices, train, neighbours, k, rng)),
-          pairStep(trainer),
-        ),
-        (l) => Math.min(...l.total),
-      );
+      const label = `scan ${epoch + 1}/${config.scan.epochs}`;
+      if (frozen) {
+        await runEpoch(
+          label,
+          train,
+          config.scan.batchSize,
+          rng,
+          pipe(
+            map((indices: number[]) => pairFeatures(indices, frozen, neighbours, k, rng)),
+            featurePairStep(trainer),
+          ),
+          (l) => Math.min(...l.total),
+        );
+      } else {
+        await runEpoch(
+          label,
+          train,
+          config.scan.batchSize,
+          rng,
+          pipe(
+            map((indices: number[]) => pairWithNeighbours(indices, train, neighbours, k, rng)),
+            pairStep(trainer),
+          ),
+          (l) => Math.min(...l.total),
+        );
+      }
       const losses = await headLosses(clustering, train, neighbours, config);
       const best = losses.total.indexOf(Math.min(...losses.total));
       if (state.scan.bestLoss === null || losses.total[best] < state.scan.bestLoss) {
@@ -306,6 +331,36 @@ function pairWithNeighbours(
   // As in the official NeighborsDataset, the draw is over all K (the anchor itself included).
   const picked = indices.map((i) => neighbours[i * k + rng.int(k)]);
   return { anchors: gatherBatch(dataset, indices), neighbours: gatherBatch(dataset, picked) };
+}
+
+/** Backbone features of anchors at `indices` and of one random neighbour of each. */
+function pairFeatures(
+  indices: number[],
+  features: { data: Float32Array; dim: number },
+  neighbours: Int32Array,
+  k: number,
+  rng: Random,
+): FeaturePairBatch {
+  const { data, dim } = features;
+  const anchors = new Float32Array(indices.length * dim);
+  const picked = new Float32Array(indices.length * dim);
+  indices.forEach((i, b) => {
+    const j = neighbours[i * k + rng.int(k)];
+    anchors.set(data.subarray(i * dim, (i + 1) * dim), b * dim);
+    picked.set(data.subarray(j * dim, (j + 1) * dim), b * dim);
+  });
+  return { anchors, neighbours: picked, shape: [indices.length, dim] };
+}
+
+/** Backbone features of every image, float32 [n, F]. */
+async function backboneFeaturesOf(model: ClusteringModel, dataset: Dataset): Promise<Float32Array> {
+  const parts = await lastValueFrom(
+    inOrder(dataset).pipe(
+      backboneFeatures(model.backbone),
+      reduce((acc, f) => [...acc, f.data], [] as Float32Array[]),
+    ),
+  );
+  return concatFloat32(parts);
 }
 
 /** A run directory keeps the config it was started with; a resume may only change epochs. */

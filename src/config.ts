@@ -37,6 +37,11 @@ export interface ScanConfig {
    * shapes need larger crops: a fifth of a disc is indistinguishable from a fifth of a ring.
    */
   readonly cropScale: readonly [number, number];
+  /**
+   * SCAN updates the clustering heads only, on frozen backbone features computed once (the
+   * official code's `update_cluster_head_only`): far cheaper per epoch on a CPU, so more epochs.
+   */
+  readonly clusterHeadOnly: boolean;
   readonly pretext: StageConfig;
   readonly scan: StageConfig;
   readonly selflabel: StageConfig;
@@ -57,8 +62,9 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     confidenceThreshold: 0.99,
     temperature: 0.1,
     cropScale: [0.5, 1],
-    pretext: { epochs: 60, batchSize: 64, learningRate: 3e-3 },
-    scan: { epochs: 30, batchSize: 64, learningRate: 1e-3 },
+    clusterHeadOnly: true,
+    pretext: { epochs: 75, batchSize: 64, learningRate: 3e-3 },
+    scan: { epochs: 50, batchSize: 64, learningRate: 1e-3 },
     selflabel: { epochs: 10, batchSize: 64, learningRate: 1e-3 },
     seed: 1,
   },
@@ -73,6 +79,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     confidenceThreshold: 0.99,
     temperature: 0.1,
     cropScale: [0.2, 1],
+    clusterHeadOnly: true,
     pretext: { epochs: 4, batchSize: 256, learningRate: 3e-3 },
     scan: { epochs: 3, batchSize: 256, learningRate: 1e-4 },
     selflabel: { epochs: 2, batchSize: 256, learningRate: 1e-4 },
@@ -89,6 +96,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     confidenceThreshold: 0.99,
     temperature: 0.1,
     cropScale: [0.2, 1],
+    clusterHeadOnly: false,
     pretext: { epochs: 500, batchSize: 512, learningRate: 1e-3 },
     scan: { epochs: 100, batchSize: 128, learningRate: 1e-4 },
     selflabel: { epochs: 200, batchSize: 1000, learningRate: 1e-4 },

@@ -61,3 +61,38 @@ export function pairStep<R>(trainer: PairTrainer<R>): OperatorFunction<PairBatch
     }
   });
 }
+
+/** Backbone features of anchors and of one neighbour each, rows of float32 [B, F]. */
+export interface FeaturePairBatch {
+  readonly anchors: Float32Array;
+  readonly neighbours: Float32Array;
+  readonly shape: readonly [number, number];
+}
+
+/** Anything that takes a SCAN step on feature tensors: the SCAN trainer with a frozen backbone. */
+export interface FeaturePairTrainer<R> {
+  stepOnFeatures(anchors: tf.Tensor2D, neighbours: tf.Tensor2D): R;
+}
+
+/**
+ * Runs one head-only SCAN step per (anchor, neighbour) feature batch and emits its losses.
+ *
+ * ```
+ * pairs:              --p----q--|
+ * featurePairStep(t): --x----y--|
+ * ```
+ */
+export function featurePairStep<R>(
+  trainer: FeaturePairTrainer<R>,
+): OperatorFunction<FeaturePairBatch, R> {
+  return map(({ anchors, neighbours, shape }) => {
+    const a = tf.tensor2d(anchors, [...shape]);
+    const n = tf.tensor2d(neighbours, [...shape]);
+    try {
+      return trainer.stepOnFeatures(a, n);
+    } finally {
+      a.dispose();
+      n.dispose();
+    }
+  });
+}

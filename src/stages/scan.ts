@@ -56,40 +56,71 @@ export class ScanTrainer {
         ? strongAugment(both, this.#rng, this.#options.augmentation)
         : both;
     });
-    const parts: tf.Scalar[] = [];
+    const parts: tf.Tensor1D[] = [];
     const cost = this.#optimizer.minimize(
       () => {
         const logits = headLogits(this.#model, inputs, true);
-        const totals = logits.map((l) => {
-          const loss = scanLoss(
-            tf.slice(l, [0, 0], [b, -1]),
-            tf.slice(l, [b, 0], [b, -1]),
-            this.#options.entropyWeight,
-          );
-          parts.push(
-            tf.keep(tf.stack([loss.total, loss.consistency, loss.entropy]) as unknown as tf.Scalar),
-          );
-          return loss.total;
-        });
-        return tf.addN(totals) as tf.Scalar;
+        return tf.addN(logits.map((l) => this.#headLoss(l, b, parts))) as tf.Scalar;
       },
       false,
       this.#variables,
     );
     cost?.dispose();
     inputs.dispose();
-    const values = parts.map((p) => p.dataSync());
-    parts.forEach((p) => p.dispose());
-    return {
-      total: values.map((v) => v[0]),
-      consistency: values.map((v) => v[1]),
-      entropy: values.map((v) => v[2]),
-    };
+    return readLosses(parts);
+  }
+
+  /**
+   * One step on backbone features of anchors [B, F] and of one neighbour each [B, F], updating the
+   * clustering heads only (the official code's `update_cluster_head_only`): the backbone is frozen,
+   * so its features are computed once, and a step costs a few small matrix products.
+   */
+  stepOnFeatures(anchors: tf.Tensor2D, neighbours: tf.Tensor2D): ScanLosses {
+    const b = anchors.shape[0];
+    const inputs = tf.concat([anchors, neighbours]);
+    const parts: tf.Tensor1D[] = [];
+    const variables = trainableVariables(this.#model.heads);
+    const cost = this.#optimizer.minimize(
+      () => {
+        const out = this.#model.heads.apply(inputs, { training: true }) as
+          | tf.Tensor2D
+          | tf.Tensor2D[];
+        return tf.addN(
+          (Array.isArray(out) ? out : [out]).map((l) => this.#headLoss(l, b, parts)),
+        ) as tf.Scalar;
+      },
+      false,
+      variables,
+    );
+    cost?.dispose();
+    inputs.dispose();
+    return readLosses(parts);
+  }
+
+  /** SCAN loss of one head's logits for [anchors; neighbours]; keeps its parts for logging. */
+  #headLoss(logits: tf.Tensor2D, b: number, parts: tf.Tensor1D[]): tf.Scalar {
+    const loss = scanLoss(
+      tf.slice(logits, [0, 0], [b, -1]),
+      tf.slice(logits, [b, 0], [b, -1]),
+      this.#options.entropyWeight,
+    );
+    parts.push(tf.keep(tf.stack([loss.total, loss.consistency, loss.entropy]) as tf.Tensor1D));
+    return loss.total;
   }
 
   dispose(): void {
     this.#optimizer.dispose();
   }
+}
+
+function readLosses(parts: tf.Tensor1D[]): ScanLosses {
+  const values = parts.map((p) => p.dataSync());
+  parts.forEach((p) => p.dispose());
+  return {
+    total: values.map((v) => v[0]),
+    consistency: values.map((v) => v[1]),
+    entropy: values.map((v) => v[2]),
+  };
 }
 
 /**
