@@ -191,7 +191,7 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
           (l) => Math.min(...l.total),
         );
       }
-      const losses = await headLosses(clustering, train, neighbours, config);
+      const losses = await headLosses(clustering, train, neighbours, config, frozen);
       const best = losses.total.indexOf(Math.min(...losses.total));
       if (state.scan.bestLoss === null || losses.total[best] < state.scan.bestLoss) {
         state.scan.bestLoss = losses.total[best];
@@ -496,28 +496,25 @@ function concatFloat32(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-/** Per-head SCAN losses over the training images (no augmentation), to pick the best head. */
+/**
+ * Per-head SCAN losses over the training images (no augmentation), to pick the best head. With a
+ * frozen backbone the heads read its stored features; otherwise one inference pass runs them all.
+ */
 async function headLosses(
   model: ClusteringModel,
   train: Dataset,
   neighbours: Int32Array,
   config: ScanConfig,
+  frozen?: { data: Float32Array; dim: number },
 ) {
-  // One inference pass gives every head's logits; the loss then runs per head.
-  const perBatch = await lastValueFrom(
-    inOrder(train).pipe(
-      map((batch) =>
-        tf.tidy(() =>
-          headLogits(model, batchToTensor(batch), false).map((l) => l.dataSync() as Float32Array)
-        )
-      ),
-      reduce((acc, heads) => [...acc, heads], [] as Float32Array[][]),
-    ),
-  );
-  const logits = Array.from(
-    { length: config.heads },
-    (_, h) => concatFloat32(perBatch.map((b) => b[h])),
-  );
+  const logits = frozen
+    ? tf.tidy(() => {
+      const out = model.heads.apply(tf.tensor2d(frozen.data, [train.n, frozen.dim])) as
+        | tf.Tensor2D
+        | tf.Tensor2D[];
+      return (Array.isArray(out) ? out : [out]).map((l) => l.dataSync() as Float32Array);
+    })
+    : await allHeadLogits(model, train, config.heads);
   return evaluateHeads(
     logits,
     train.n,
@@ -526,6 +523,20 @@ async function headLosses(
     config.neighbours,
     config.entropyWeight,
   );
+}
+
+async function allHeadLogits(model: ClusteringModel, dataset: Dataset, heads: number) {
+  const perBatch = await lastValueFrom(
+    inOrder(dataset).pipe(
+      map((batch) =>
+        tf.tidy(() =>
+          headLogits(model, batchToTensor(batch), false).map((l) => l.dataSync() as Float32Array)
+        )
+      ),
+      reduce((acc, logits) => [...acc, logits], [] as Float32Array[][]),
+    ),
+  );
+  return Array.from({ length: heads }, (_, h) => concatFloat32(perBatch.map((b) => b[h])));
 }
 
 async function evaluate(
