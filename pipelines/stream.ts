@@ -1,0 +1,276 @@
+/**
+ * The streaming form of SCAN (DESIGN.md, "The streaming form"): images dropped into a directory
+ * are ingested, stored, published, embedded into the neighbour index and, once a clustering
+ * exists, assigned; a background trainer runs bounded rounds and publishes a cluster update for
+ * each round that changed something. Every event goes out on the pipeline's subjects.
+ *
+ * ```
+ * ingest(dir) ─ divertRefusals ──────────────────────────────────▶ errors
+ *      └─ batchWithin ─ store + index (trainer.add) ─ publishEach ▶ images
+ *                            └─ assignPending ─ publishEach ─────▶ assignments
+ * trainer rounds ─ cluster update ─────────────────────────────────▶ clusters
+ *      └─ assignPending (the first clustering assigns everything seen so far) ▶ assignments
+ * ```
+ *
+ * `stop()` drains: ingestion stops taking files, the images already read are stored, published
+ * and assigned, the running round is abandoned at its next step, and the state is saved.
+ */
+import { concatMap, from, lastValueFrom, Subject, takeUntil } from "rxjs";
+import type { ScanConfig } from "../src/config.ts";
+import {
+  ingest,
+  type IngestedImage,
+  type IngestOptions,
+  type IngestRefusal,
+  isIngestRefusal,
+} from "../src/ingest/ingest.ts";
+import { batchWithin } from "../src/operators/batch_within.ts";
+import { divertRefusals } from "../src/operators/divert_refusals.ts";
+import { publishEach } from "../src/operators/publish_each.ts";
+import {
+  type AssignmentEvent,
+  type ClusterUpdateEvent,
+  encodeEvent,
+  refusalEvent,
+} from "../src/stream/events.ts";
+import type { RoundConfig } from "../src/stream/round_config.ts";
+import type { StoredImage } from "../src/stream/store.ts";
+import { type RoundReport, StreamTrainer } from "../src/stream/trainer.ts";
+import type { Bus } from "../src/transport/bus.ts";
+import { subjects } from "../src/transport/subjects.ts";
+import { encodeTensor } from "../src/transport/tensor_codec.ts";
+
+/** What a stream needs. */
+export interface StreamOptions {
+  /** The directory to watch; only ever read. */
+  readonly watch: string;
+  /** Where events go. The stream does not close it. */
+  readonly bus: Bus;
+  /** Pipeline name: subjects `scan.<name>.*`. */
+  readonly name: string;
+  readonly config: ScanConfig;
+  readonly rounds: RoundConfig;
+  /** Where the state lives (see `StreamTrainer`); without it nothing survives a restart. */
+  readonly stateDir?: string;
+  /** Ground truth, file (relative to `watch`) -> class name; only for the metrics of updates. */
+  readonly labels?: ReadonlyMap<string, string>;
+  /** Ingestion settings (quiet periods, workers); `size` comes from the config. */
+  readonly ingest?: Omit<Partial<IngestOptions>, "size" | "knownIds">;
+  /** Images per serving batch (default 32) and longest wait for a batch to fill (default 200). */
+  readonly batchSize?: number;
+  readonly batchWaitMs?: number;
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void;
+}
+
+/** Counts of what a stream did, for its last progress line and for tests. */
+export interface StreamSummary {
+  /** Images stored (new ones, this run). */
+  readonly ingested: number;
+  /** Refusals published this run. */
+  readonly refused: number;
+  /** Assignment events published this run. */
+  readonly assigned: number;
+  /** Cluster updates published this run. */
+  readonly updates: number;
+  /** Model version at the end. */
+  readonly version: number;
+  /** Images in the store at the end. */
+  readonly images: number;
+}
+
+/** A running stream. */
+export interface RunningStream {
+  readonly trainer: StreamTrainer;
+  /** Resolves when the stream has stopped (after `stop()`), rejects when it failed. */
+  readonly done: Promise<StreamSummary>;
+  /** Drain, save the state, and stop; resolves like `done`. Safe to call twice. */
+  stop(): Promise<StreamSummary>;
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+/**
+ * Start a stream on `options.watch`; resumes from `options.stateDir` when it holds a state.
+ *
+ * @throws {Error} when the state cannot be resumed with this config.
+ */
+export async function startStream(options: StreamOptions): Promise<RunningStream> {
+  const { bus, config, labels } = options;
+  const log = options.log ?? (() => {});
+  const s = subjects(options.name);
+  const trainer = await StreamTrainer.open({
+    config,
+    rounds: options.rounds,
+    stateDir: options.stateDir,
+  });
+  const counts = { ingested: 0, refused: 0, assigned: 0, updates: 0 };
+  const stopping = new Subject<void>();
+  const abort = new AbortController();
+  let wake: (() => void) | undefined;
+  const wakeTrainer = () => wake?.();
+
+  const publishRefusal = async (refusal: IngestRefusal) => {
+    if (!trainer.reportRefusal(refusal.path)) return;
+    const event = refusalEvent({ path: refusal.path, reason: refusal.reason });
+    await bus.publish(s.errors, encodeEvent(event), {
+      headers: JSON_HEADERS,
+      msgId: `refusal:${refusal.path}`,
+    });
+    counts.refused++;
+    log(`refused ${refusal.path}: ${refusal.reason}`);
+  };
+  const publishImage = (image: StoredImage) => {
+    const { payload, headers } = encodeTensor({
+      data: image.pixels,
+      shape: [config.inputSize, config.inputSize, 3],
+    });
+    return bus.publish(s.images, payload, {
+      // Header values are single lines of text: the path travels URI-encoded.
+      headers: { ...headers, "scan-id": image.id, "scan-path": encodeURIComponent(image.path) },
+      msgId: `image:${image.id}`,
+    });
+  };
+  const publishAssignment = async (event: AssignmentEvent) => {
+    await bus.publish(s.assignments, encodeEvent(event), {
+      headers: JSON_HEADERS,
+      msgId: `assignment:${event.id}`,
+    });
+    counts.assigned++;
+  };
+  const publishUpdate = async (event: ClusterUpdateEvent) => {
+    await bus.publish(s.clusters, encodeEvent(event), {
+      headers: JSON_HEADERS,
+      msgId: `clusters:${event.version}`,
+    });
+    counts.updates++;
+  };
+  const publishPending = () =>
+    lastValueFrom(
+      from(trainer.assignPending()).pipe(publishEach(publishAssignment)),
+      { defaultValue: undefined },
+    );
+
+  const toStored = (image: IngestedImage): StoredImage => ({
+    id: image.id,
+    path: image.path,
+    pixels: image.pixels,
+    receivedAt: image.receivedAt,
+    label: labels?.get(image.path),
+  });
+
+  // Images on the path from ingestion to their assignment.
+  const serving = lastValueFrom(
+    ingest(options.watch, {
+      ...options.ingest,
+      size: config.inputSize,
+      knownIds: trainer.store.view().ids,
+    }).pipe(
+      takeUntil(stopping),
+      divertRefusals<IngestedImage, IngestRefusal>(isIngestRefusal, publishRefusal),
+      batchWithin(options.batchSize ?? 32, options.batchWaitMs ?? 200),
+      concatMap(async (batch) => {
+        const added = trainer.add(batch.map(toStored));
+        counts.ingested += added.length;
+        await lastValueFrom(from(added).pipe(publishEach(publishImage)), {
+          defaultValue: undefined,
+        });
+        await publishPending();
+        if (added.length > 0) wakeTrainer();
+      }),
+    ),
+    { defaultValue: undefined },
+  );
+
+  // The background trainer: a round, its update, the assignments it made possible, a checkpoint.
+  const training = (async () => {
+    await publishPending();
+    while (!abort.signal.aborted) {
+      if (trainer.resting || trainer.store.n < 2) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          abort.signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        wake = undefined;
+        continue;
+      }
+      const report = await trainer.round(abort.signal);
+      if (report === null) continue;
+      log(describeRound(report));
+      if (report.update !== null) await publishUpdate(report.update);
+      await publishPending();
+      await trainer.checkpoint(true);
+    }
+  })();
+
+  let failure: unknown;
+  const failed = new Promise<void>((resolve) => {
+    const fail = (error: unknown) => {
+      failure ??= error;
+      stopping.next();
+      abort.abort();
+      resolve();
+    };
+    serving.catch(fail);
+    training.catch(fail);
+  });
+  let requestStop!: () => void;
+  const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
+
+  // A failure finishes the stream by itself; a clean stop waits for `stop()`.
+  const done = Promise.race([stopRequested, failed]).then(async () => {
+    await Promise.allSettled([serving, training]);
+    try {
+      if (failure === undefined) {
+        await publishPending();
+        await trainer.checkpoint(false);
+      }
+    } finally {
+      await trainer.dispose();
+    }
+    if (failure !== undefined) throw failure;
+    const summary: StreamSummary = { ...counts, version: trainer.version, images: trainer.store.n };
+    log(
+      `stopped: ${summary.images} images, version ${summary.version}; this run ingested ` +
+        `${summary.ingested}, refused ${summary.refused}, assigned ${summary.assigned}, ` +
+        `published ${summary.updates} updates`,
+    );
+    return summary;
+  });
+  done.catch(() => {});
+
+  return {
+    trainer,
+    done,
+    stop() {
+      stopping.next();
+      abort.abort();
+      requestStop();
+      return done;
+    },
+  };
+}
+
+function describeRound(report: RoundReport): string {
+  const l = report.losses;
+  const parts = [
+    `round ${report.round}: ${report.images} images, ${report.seconds.toFixed(1)}s`,
+    l.pretext !== undefined ? `simclr ${l.pretext.toFixed(3)}` : "",
+    l.total !== undefined
+      ? `scan ${l.total.toFixed(3)} (consistency ${l.consistency!.toFixed(3)}, entropy ${
+        l.entropy!.toFixed(3)
+      })`
+      : "",
+    l.selflabel !== undefined ? `self-label ${l.selflabel.toFixed(3)}` : "",
+  ];
+  const u = report.update;
+  if (u !== null) {
+    parts.push(`-> version ${u.version}, sizes [${u.sizes.join(", ")}], ${u.moved.length} moved`);
+    if (u.accuracy !== undefined) {
+      parts.push(
+        `accuracy ${u.accuracy.toFixed(3)} nmi ${u.nmi!.toFixed(3)} ari ${u.ari!.toFixed(3)}`,
+      );
+    }
+  }
+  return parts.filter((p) => p !== "").join(", ");
+}

@@ -1,0 +1,623 @@
+/**
+ * The stream's learner: it owns the image store, the neighbour index and the networks, serves
+ * new images synchronously (embed, insert into the index, classify), and trains in bounded
+ * rounds in the background (DESIGN.md, "The streaming form"):
+ *
+ * 1. pretext (SimCLR) steps on samples of the store;
+ * 2. re-embed every image and re-mine the neighbour lists, since the backbone moved;
+ * 3. SCAN steps on (anchor, neighbour) pairs, once the store and the backbone are ready; the
+ *    head with the lowest SCAN loss over the store is kept;
+ * 4. self-labelling steps on the kept head, once SCAN has had its steps;
+ * 5. re-classify every image, align the new clusters to the previous ones (Hungarian on their
+ *    overlap, so a cluster keeps its id), and describe what changed as a cluster update.
+ *
+ * Rounds await a macrotask between steps, so new images are served at once. Serving uses a
+ * snapshot of the networks taken at the end of each round: an assignment always comes from the
+ * model version it names, with that version's cluster ids.
+ *
+ * A state directory holds what a restart needs: the store, the neighbour index, the networks of
+ * the last round and `state.json` (version, kept head, alignment, published assignments,
+ * reported refusals). Each part is written crash-safely and `state.json` last, so a crash at any
+ * moment leaves the previous state loadable.
+ */
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import type { ScanConfig } from "../config.ts";
+import { batchToTensor, type Dataset, gatherBatch } from "../data/dataset.ts";
+import { clusteringMetrics } from "../eval/metrics.ts";
+import { NeighbourIndex } from "../mining/neighbour_index.ts";
+import { argmaxRows } from "../operators/classify.ts";
+import { PretextTrainer } from "../stages/pretext.ts";
+import { evaluateHeads, ScanTrainer } from "../stages/scan.ts";
+import { SelfLabelTrainer } from "../stages/selflabel.ts";
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../util/atomic_write.ts";
+import { Random } from "../util/random.ts";
+import { alignClusters, applyAlignment } from "./align_clusters.ts";
+import {
+  type AssignmentEvent,
+  assignmentEvent,
+  type ClusterUpdateEvent,
+  clusterUpdateEvent,
+  diffAssignments,
+  exemplars,
+  type RoundLosses,
+} from "./events.ts";
+import type { RoundConfig } from "./round_config.ts";
+import { ImageStore, type StoredImage } from "./store.ts";
+import { StreamModels } from "./stream_models.ts";
+
+/** File names inside a state directory. */
+export const STATE_FILES = Object.freeze({
+  state: "state.json",
+  store: "store",
+  index: "neighbours.bin",
+});
+
+/** The published assignment of one image: stable cluster id and its confidence. */
+interface Assigned {
+  cluster: number;
+  confidence: number;
+}
+
+/** `state.json`: everything a restart needs besides the store, the index and the networks. */
+interface TrainerState {
+  format: 1;
+  /** The settings that shape the networks and the data; a restart must use the same. */
+  shape: Pick<ScanConfig, "backbone" | "inputSize" | "clusters" | "heads" | "neighbours">;
+  /** Directory (in the state directory) of the networks of the last round; null before one. */
+  models: string | null;
+  version: number;
+  head: number;
+  /** Head cluster -> stable cluster id. */
+  permutation: number[];
+  steps: { rounds: number; pretext: number; scan: number; selflabel: number };
+  /** Images in the store at the last cluster update. */
+  updatedAt: number;
+  /** Published assignments: [id, stable cluster, confidence]. */
+  assignments: [string, number, number][];
+  /** Paths whose refusal was published. */
+  refused: string[];
+}
+
+/** What a round did, for progress lines. */
+export interface RoundReport {
+  readonly round: number;
+  readonly images: number;
+  readonly seconds: number;
+  readonly losses: RoundLosses;
+  /** The update to publish, when the round changed the clustering (or made the first one). */
+  readonly update: ClusterUpdateEvent | null;
+}
+
+/** Options of `StreamTrainer.open`. */
+export interface TrainerOptions {
+  readonly config: ScanConfig;
+  readonly rounds: RoundConfig;
+  /** Where the state lives; without it nothing is persisted. */
+  readonly stateDir?: string;
+}
+
+/** Yield to the event loop (a macrotask), so I/O callbacks and timers run between steps. */
+function macrotask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Dimension of the pretext features the neighbour index holds (the projection head's output). */
+const FEATURE_DIM = 128;
+
+function mean(values: number[]): number | undefined {
+  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** The stream's store, index, networks and training rounds. */
+export class StreamTrainer {
+  readonly config: ScanConfig;
+  readonly rounds: RoundConfig;
+  readonly stateDir: string | undefined;
+  readonly store: ImageStore;
+  readonly #index: NeighbourIndex;
+  readonly #training: StreamModels;
+  readonly #serving: StreamModels;
+  readonly #pretext: PretextTrainer;
+  readonly #scan: ScanTrainer;
+  #selflabel: SelfLabelTrainer | undefined;
+  #state: TrainerState;
+  readonly #assigned: Map<string, Assigned>;
+  readonly #refused: Set<string>;
+  /** Store indices without a published assignment, ascending. */
+  #unassigned: number[];
+  /** Rounds in a row that changed nothing. */
+  #quiet = 0;
+  #imagesAtLastRound = -1;
+  #saving: Promise<void> = Promise.resolve();
+
+  private constructor(
+    options: TrainerOptions,
+    state: TrainerState,
+    store: ImageStore,
+    index: NeighbourIndex,
+    training: StreamModels,
+    serving: StreamModels,
+  ) {
+    this.config = options.config;
+    this.rounds = options.rounds;
+    this.stateDir = options.stateDir;
+    this.store = store;
+    this.#index = index;
+    this.#training = training;
+    this.#serving = serving;
+    this.#state = state;
+    this.#assigned = new Map(state.assignments.map(([id, cluster, confidence]) => [
+      id,
+      { cluster, confidence },
+    ]));
+    this.#refused = new Set(state.refused);
+    this.#unassigned = [];
+    store.view().ids.forEach((id, i) => {
+      if (!this.#assigned.has(id)) this.#unassigned.push(i);
+    });
+    const seed = this.config.seed * 7919 + state.steps.rounds;
+    this.#pretext = new PretextTrainer(
+      training.contrastive,
+      {
+        learningRate: this.config.pretext.learningRate,
+        temperature: this.config.temperature,
+        augmentation: { cropScale: this.config.cropScale },
+      },
+      new Random(seed + 1),
+    );
+    this.#scan = new ScanTrainer(
+      training.clustering,
+      {
+        learningRate: this.config.scan.learningRate,
+        entropyWeight: this.config.entropyWeight,
+        augment: true,
+        augmentation: { cropScale: this.config.cropScale },
+      },
+      new Random(seed + 2),
+    );
+  }
+
+  /**
+   * A trainer resumed from `stateDir` when it holds a state, else a fresh one.
+   *
+   * @throws {Error} when the state was made with settings that shape the networks or the data
+   *   differently (backbone, input size, clusters, heads, K).
+   */
+  static async open(options: TrainerOptions): Promise<StreamTrainer> {
+    const { config, stateDir } = options;
+    const shape = {
+      backbone: config.backbone,
+      inputSize: config.inputSize,
+      clusters: config.clusters,
+      heads: config.heads,
+      neighbours: config.neighbours,
+    };
+    const saved = stateDir === undefined
+      ? undefined
+      : await readJsonIfExists<TrainerState>(join(stateDir, STATE_FILES.state));
+    if (saved !== undefined && JSON.stringify(saved.shape) !== JSON.stringify(shape)) {
+      throw new Error(
+        `Cannot resume the stream from ${stateDir}: it was made with ${
+          JSON.stringify(saved.shape)
+        }, and this run asks for ${JSON.stringify(shape)}; use another --state directory or ` +
+          "the same settings",
+      );
+    }
+    const state: TrainerState = saved ?? {
+      format: 1,
+      shape,
+      models: null,
+      version: 0,
+      head: 0,
+      permutation: Array.from({ length: config.clusters }, (_, c) => c),
+      steps: { rounds: 0, pretext: 0, scan: 0, selflabel: 0 },
+      updatedAt: 0,
+      assignments: [],
+      refused: [],
+    };
+    const load = () =>
+      state.models === null
+        ? Promise.resolve(StreamModels.build(config))
+        : StreamModels.load(join(stateDir!, state.models));
+    const training = await load();
+    const serving = await load();
+    const store = stateDir === undefined
+      ? new ImageStore(config.inputSize)
+      : await ImageStore.load(join(stateDir, STATE_FILES.store), config.inputSize);
+    const index = await loadIndex(stateDir, store, config.neighbours) ??
+      new NeighbourIndex(FEATURE_DIM, config.neighbours);
+    // Images the store saved after the index was: embed them as `add` would have.
+    const view = store.view();
+    const missing = Array.from({ length: view.n - index.size }, (_, j) => index.size + j);
+    if (missing.length > 0) {
+      const features = serving.features(view, missing);
+      index.addBatch(missing.map((i) => view.ids[i]), features, missing.length);
+    }
+    return new StreamTrainer(options, state, store, index, training, serving);
+  }
+
+  /** The model version of the published assignments; 0 before the first clustering. */
+  get version(): number {
+    return this.#state.version;
+  }
+
+  /** Whether a clustering exists, so images can be assigned. */
+  get clustering(): boolean {
+    return this.#state.version > 0;
+  }
+
+  /** Training steps taken so far, per stage, and rounds. */
+  get steps(): Readonly<TrainerState["steps"]> {
+    return { ...this.#state.steps };
+  }
+
+  /**
+   * Whether training would change nothing now: `patience` rounds in a row changed nothing and no
+   * image arrived since, or the backbone is warm but the store too small for SCAN.
+   */
+  get resting(): boolean {
+    const unchangedStore = this.store.n === this.#imagesAtLastRound;
+    if (!this.clustering) {
+      return unchangedStore && this.#state.steps.pretext >= this.rounds.warmupSteps &&
+        this.store.n < this.rounds.minImages;
+    }
+    return unchangedStore && this.#quiet >= this.rounds.patience;
+  }
+
+  /**
+   * Whether `path`'s refusal still has to be reported, and note that it has been: a restart
+   * that meets the same bad file again does not report it twice.
+   */
+  reportRefusal(path: string): boolean {
+    if (this.#refused.has(path)) return false;
+    this.#refused.add(path);
+    return true;
+  }
+
+  /**
+   * Store new images (a known content id is skipped), embed them with the serving backbone and
+   * insert them into the neighbour index. Synchronous, so it never interleaves with a training
+   * step.
+   *
+   * @returns the images that were new.
+   */
+  add(images: readonly StoredImage[]): StoredImage[] {
+    const added: StoredImage[] = [];
+    const indices: number[] = [];
+    for (const image of images) {
+      const { index, added: isNew } = this.store.add(image);
+      if (!isNew) continue;
+      added.push(image);
+      indices.push(index);
+    }
+    if (added.length === 0) return added;
+    const features = this.#serving.features(this.store.view(), indices);
+    this.#index.addBatch(added.map((image) => image.id), features, added.length);
+    this.#unassigned.push(...indices);
+    return added;
+  }
+
+  /**
+   * Assign every stored image that has no published assignment yet, with the serving model,
+   * and mark them published; empty before the first clustering. Synchronous.
+   */
+  assignPending(): AssignmentEvent[] {
+    if (!this.clustering || this.#unassigned.length === 0) return [];
+    const indices = this.#unassigned;
+    this.#unassigned = [];
+    const view = this.store.view();
+    const probabilities = this.#serving.probabilities(view, this.#state.head, indices);
+    const best = argmaxRows(probabilities, indices.length, this.config.clusters);
+    return indices.map((i, j) => {
+      const cluster = this.#state.permutation[best.clusters[j]];
+      const confidence = Math.min(1, Math.max(0, best.confidence[j]));
+      this.#assigned.set(view.ids[i], { cluster, confidence });
+      return assignmentEvent({
+        id: view.ids[i],
+        path: view.paths[i],
+        cluster,
+        confidence,
+        modelVersion: this.#state.version,
+      });
+    });
+  }
+
+  /**
+   * One bounded training round. Returns null when there is nothing to train on or `signal` was
+   * aborted between two steps (the round's work is then dropped: the serving model and the
+   * published clustering stay as they were).
+   */
+  async round(signal?: AbortSignal): Promise<RoundReport | null> {
+    const started = performance.now();
+    const { rounds, config } = this;
+    // Counted locally and committed with the round: an aborted round leaves no trace in the state.
+    const steps = { ...this.#state.steps };
+    const rng = new Random(config.seed * 104729 + steps.rounds);
+    if (this.store.n < 2) return null;
+    // A batch from the images stored now; more may arrive between steps.
+    const sampled = (size: number) => {
+      const view = this.store.view();
+      return batchToTensor(gatherBatch(view, sample(view.n, size, rng)));
+    };
+
+    const pretextLosses: number[] = [];
+    for (let s = 0; s < rounds.pretextSteps; s++) {
+      await macrotask();
+      if (signal?.aborted) return null;
+      const images = sampled(config.pretext.batchSize);
+      pretextLosses.push(this.#pretext.step(images));
+      images.dispose();
+      steps.pretext++;
+    }
+
+    // The backbone moved: re-embed and re-mine. The store may have grown during the steps, and
+    // the index with it; both are read afresh in this synchronous section.
+    const view = this.store.view();
+    const embedded = this.#training.embeddings(view);
+    this.#index.replaceAll(embedded.projected);
+    const dim = embedded.backbone.length / Math.max(view.n, 1);
+
+    const scanLosses = {
+      total: [] as number[],
+      consistency: [] as number[],
+      entropy: [] as number[],
+    };
+    const selflabelLosses: number[] = [];
+    let head = this.#state.head;
+    const scanReady = view.n >= rounds.minImages && steps.pretext >= rounds.warmupSteps;
+    if (scanReady) {
+      const lists = this.#index.lists();
+      const k = lists.listLength;
+      for (let s = 0; s < rounds.scanSteps; s++) {
+        await macrotask();
+        if (signal?.aborted) return null;
+        const anchors = sample(view.n, config.scan.batchSize, rng);
+        // As in the official NeighborsDataset: one of the K (the anchor itself included).
+        const picked = anchors.map((i) => lists.indices[i * k + rng.int(k)]);
+        let losses;
+        if (config.clusterHeadOnly) {
+          // The backbone is frozen during SCAN steps: its features of this round serve as input.
+          const a = tf.tensor2d(rows(embedded.backbone, dim, anchors), [anchors.length, dim]);
+          const b = tf.tensor2d(rows(embedded.backbone, dim, picked), [picked.length, dim]);
+          losses = this.#scan.stepOnFeatures(a, b);
+          tf.dispose([a, b]);
+        } else {
+          const a = batchToTensor(gatherBatch(view, anchors));
+          const b = batchToTensor(gatherBatch(view, picked));
+          losses = this.#scan.step(a, b);
+          tf.dispose([a, b]);
+        }
+        const best = losses.total.indexOf(Math.min(...losses.total));
+        scanLosses.total.push(losses.total[best]);
+        scanLosses.consistency.push(losses.consistency[best]);
+        scanLosses.entropy.push(losses.entropy[best]);
+        steps.scan++;
+      }
+      const logits = config.clusterHeadOnly
+        ? this.#training.headLogitsOf(embedded.backbone, view.n)
+        : this.#training.logits(view);
+      head = this.#bestHead(logits, view.n, lists.indices, k);
+      // With a frozen backbone the backbone belongs to the pretext task: self-labelling, which
+      // fine-tunes it, does not run.
+      if (!config.clusterHeadOnly && steps.scan >= rounds.selflabelAfter) {
+        if (this.#selflabel === undefined || head !== this.#state.head) {
+          this.#selflabel?.dispose();
+          this.#selflabel = new SelfLabelTrainer(
+            this.#training.clustering,
+            {
+              learningRate: config.selflabel.learningRate,
+              threshold: config.confidenceThreshold,
+              head,
+              augmentation: { cropScale: config.cropScale },
+            },
+            new Random(config.seed * 49979687 + steps.rounds),
+          );
+        }
+        for (let s = 0; s < rounds.selflabelSteps; s++) {
+          await macrotask();
+          if (signal?.aborted) return null;
+          const images = sampled(config.selflabel.batchSize);
+          const { loss, confident } = this.#selflabel.step(images);
+          images.dispose();
+          if (confident > 0) selflabelLosses.push(loss);
+          steps.selflabel++;
+        }
+      }
+    }
+    await macrotask();
+    if (signal?.aborted) return null;
+
+    // From here to the end the round is synchronous: the new model, its alignment and the
+    // published assignments change together.
+    steps.rounds++;
+    this.#state.steps = steps;
+    this.#state.head = head;
+    this.#serving.copyFrom(this.#training);
+    const losses: RoundLosses = {
+      pretext: mean(pretextLosses),
+      total: mean(scanLosses.total),
+      consistency: mean(scanLosses.consistency),
+      entropy: mean(scanLosses.entropy),
+      selflabel: mean(selflabelLosses),
+    };
+    const update = steps.scan > 0 ? this.#recluster(losses) : null;
+    this.#imagesAtLastRound = this.store.n;
+    return {
+      round: steps.rounds,
+      images: this.store.n,
+      seconds: (performance.now() - started) / 1000,
+      losses,
+      update,
+    };
+  }
+
+  /** The head with the lowest SCAN loss over the whole store (training images only). */
+  #bestHead(logits: Float32Array[], n: number, neighbours: Int32Array, k: number): number {
+    const losses = evaluateHeads(
+      logits,
+      n,
+      this.config.clusters,
+      neighbours,
+      k,
+      this.config.entropyWeight,
+    );
+    return losses.total.indexOf(Math.min(...losses.total));
+  }
+
+  /**
+   * Classify every image with the new serving model, align its clusters to the published ones,
+   * update the published assignments, and describe the change; null when nothing changed.
+   */
+  #recluster(losses: RoundLosses): ClusterUpdateEvent | null {
+    const { clusters } = this.config;
+    const view = this.store.view();
+    const probabilities = this.#serving.probabilities(view, this.#state.head);
+    const raw = argmaxRows(probabilities, view.n, clusters);
+    const previous = Int32Array.from(view.ids, (id) => this.#assigned.get(id)?.cluster ?? -1);
+    const permutation = alignClusters(previous, raw.clusters, clusters);
+    const stable = applyAlignment(raw.clusters, permutation);
+    this.#state.permutation = Array.from(permutation);
+
+    // Moves are reported for published images; the others are assigned right after the round.
+    const before = new Map<string, number>();
+    const published = new Map<string, number>();
+    const all = new Map<string, number>();
+    const confidences = new Map<string, number>();
+    view.ids.forEach((id, i) => {
+      all.set(id, stable[i]);
+      confidences.set(id, raw.confidence[i]);
+      const previous = this.#assigned.get(id);
+      if (previous === undefined) return;
+      before.set(id, previous.cluster);
+      published.set(id, stable[i]);
+      this.#assigned.set(id, { cluster: stable[i], confidence: raw.confidence[i] });
+    });
+    const diff = diffAssignments(before, published, clusters);
+    const first = this.#state.version === 0;
+    if (!first && diff.moved.length === 0 && view.n === this.#state.updatedAt) {
+      this.#quiet++;
+      return null;
+    }
+    this.#quiet = 0;
+    this.#state.version++;
+    this.#state.updatedAt = view.n;
+    const sizes = new Array<number>(clusters).fill(0);
+    for (const c of stable) sizes[c]++;
+    return clusterUpdateEvent({
+      version: this.#state.version,
+      sizes,
+      moved: diff.moved,
+      exemplars: exemplars(all, confidences, clusters, this.rounds.exemplars),
+      losses,
+      images: view.n,
+      ...metricsOf(view, stable),
+    });
+  }
+
+  /**
+   * Persist the state (a no-op without a state directory): with `models`, the networks of the
+   * last round go to a fresh directory first. Checkpoints run one at a time.
+   */
+  checkpoint(models: boolean): Promise<void> {
+    const run = this.#saving.then(() => this.#checkpoint(models));
+    this.#saving = run.catch(() => {});
+    return run;
+  }
+
+  async #checkpoint(models: boolean): Promise<void> {
+    const dir = this.stateDir;
+    if (dir === undefined) return;
+    await Deno.mkdir(dir, { recursive: true });
+    // What state.json will say is captured now, in one synchronous section, so the index and the
+    // published assignments never name an image the store has not saved: the store only grows.
+    const state: TrainerState = {
+      ...structuredClone(this.#state),
+      assignments: [...this.#assigned].map(([id, a]) => [id, a.cluster, a.confidence]),
+      refused: [...this.#refused],
+    };
+    const index = this.#index.toBytes();
+    if (models) {
+      // The serving networks only change at the end of a round, and the next round waits for
+      // this checkpoint, so they are those of the captured state throughout the save.
+      const name = `models-${state.steps.rounds}`;
+      const temp = join(dir, `${name}.tmp`);
+      await Deno.remove(temp, { recursive: true }).catch(() => {});
+      await this.#serving.save(temp);
+      await Deno.remove(join(dir, name), { recursive: true }).catch(() => {});
+      await Deno.rename(temp, join(dir, name));
+      state.models = name;
+      this.#state.models = name;
+    }
+    await this.store.save(join(dir, STATE_FILES.store));
+    await writeFileAtomic(join(dir, STATE_FILES.index), index);
+    await writeJsonAtomic(join(dir, STATE_FILES.state), state);
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory && entry.name.startsWith("models-") && entry.name !== state.models) {
+        await Deno.remove(join(dir, entry.name), { recursive: true });
+      }
+    }
+  }
+
+  /** Wait for running checkpoints, then free the networks and optimisers. */
+  async dispose(): Promise<void> {
+    await this.#saving;
+    this.#pretext.dispose();
+    this.#scan.dispose();
+    this.#selflabel?.dispose();
+    this.#training.dispose();
+    this.#serving.dispose();
+    this.#index.dispose();
+  }
+}
+
+/** Accuracy, NMI and ARI over the images with a known class; nothing when none has one. */
+function metricsOf(
+  view: Dataset,
+  predicted: Int32Array,
+): { accuracy?: number; nmi?: number; ari?: number } {
+  if (view.labels === undefined) return {};
+  const known = [...view.labels.keys()].filter((i) => view.labels![i] >= 0);
+  if (known.length === 0) return {};
+  const { accuracy, nmi, ari } = clusteringMetrics(
+    known.map((i) => view.labels![i]),
+    known.map((i) => predicted[i]),
+    view.classNames?.length,
+  );
+  // NMI and ARI can fall a rounding error outside their range.
+  const clamp = (x: number, lo: number) => Math.min(1, Math.max(lo, x));
+  return { accuracy, nmi: clamp(nmi, 0), ari: clamp(ari, -1) };
+}
+
+/** The index saved beside `store`, when it matches the store's first images; else undefined. */
+async function loadIndex(
+  stateDir: string | undefined,
+  store: ImageStore,
+  k: number,
+): Promise<NeighbourIndex | undefined> {
+  if (stateDir === undefined) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(join(stateDir, STATE_FILES.index));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const index = NeighbourIndex.fromBytes(bytes);
+  const ids = store.view().ids;
+  const matches = index.k === k && index.size <= store.n &&
+    Array.from({ length: index.size }, (_, i) => index.idOf(i) === ids[i]).every(Boolean);
+  return matches ? index : undefined;
+}
+
+/** The rows at `indices` of a row-major `[n, dim]` array. */
+function rows(data: Float32Array, dim: number, indices: readonly number[]): Float32Array {
+  const out = new Float32Array(indices.length * dim);
+  indices.forEach((i, r) => out.set(data.subarray(i * dim, (i + 1) * dim), r * dim));
+  return out;
+}
+
+/** `min(count, n)` distinct indices in [0, n), in random order. */
+function sample(n: number, count: number, rng: Random): number[] {
+  return rng.shuffle(Array.from({ length: n }, (_, i) => i)).slice(0, Math.min(count, n));
+}

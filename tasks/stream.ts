@@ -1,0 +1,161 @@
+/**
+ * `deno task stream`: watch a directory and cluster the images dropped into it, publishing every
+ * assignment, refusal and cluster update on NATS, until SIGINT/SIGTERM (then it drains, saves
+ * its state and exits 0; a second signal exits at once with 130). Progress goes to stderr.
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { startStream } from "../pipelines/stream.ts";
+import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
+import { readLabels } from "../src/data/folder.ts";
+import { makeRoundConfig, type RoundConfig } from "../src/stream/round_config.ts";
+import type { Bus } from "../src/transport/bus.ts";
+import { MemoryBus } from "../src/transport/memory_bus.ts";
+import { NatsBus } from "../src/transport/nats_bus.ts";
+import { findNatsServer, type NatsServer, startNatsServer } from "../src/transport/nats_server.ts";
+import { validatePipelineName } from "../src/transport/subjects.ts";
+import { logLine } from "../src/util/progress.ts";
+import { optionalNumber, required, runTask, selectBackend, UsageError } from "./_cli.ts";
+
+const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] [--name NAME]
+    [--clusters C] [--labels L] [--preset NAME] [--backend wasm|cpu|tensorflow]
+    [--input-size S] [--heads N] [--neighbours K] [--seed N]
+    [--pretext-steps N] [--scan-steps N] [--selflabel-steps N] [--warmup-steps N]
+    [--selflabel-after N] [--min-images N]
+
+  DIR: the directory to watch (only read); existing images first, then new ones as they land.
+  STATE: where the state lives, so a restart resumes (default .scanstream/<NAME>).
+  URL: a NATS server (default: $NATS_URL; else a nats-server child on a free loopback port, its
+       JetStream data in STATE/nats; else the in-process bus, seen by no other process).
+  NAME: the pipeline name, subjects scan.<NAME>.* (default default).
+  L: CSV with header file,label (file relative to DIR); used only for the metrics of updates.
+  presets: ${Object.keys(PRESETS).join(", ")} (default fixtures).
+  Watch with: deno task events --nats URL --name NAME`;
+
+await runTask(USAGE, async () => {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      watch: { type: "string" },
+      state: { type: "string" },
+      nats: { type: "string" },
+      name: { type: "string" },
+      clusters: { type: "string" },
+      labels: { type: "string" },
+      preset: { type: "string" },
+      backend: { type: "string" },
+      "input-size": { type: "string" },
+      heads: { type: "string" },
+      neighbours: { type: "string" },
+      seed: { type: "string" },
+      "pretext-steps": { type: "string" },
+      "scan-steps": { type: "string" },
+      "selflabel-steps": { type: "string" },
+      "warmup-steps": { type: "string" },
+      "selflabel-after": { type: "string" },
+      "min-images": { type: "string" },
+    },
+  });
+  const watch = required(values.watch, "--watch");
+  const name = values.name ?? "default";
+  try {
+    validatePipelineName(name);
+  } catch (error) {
+    throw new UsageError(`--name: ${(error as Error).message}`);
+  }
+  const overrides: Record<string, number> = {};
+  for (
+    const [key, flag] of [
+      ["clusters", "clusters"],
+      ["inputSize", "input-size"],
+      ["heads", "heads"],
+      ["neighbours", "neighbours"],
+      ["seed", "seed"],
+    ] as const
+  ) {
+    const n = optionalNumber(values[flag], `--${flag}`);
+    if (n !== undefined) overrides[key] = n;
+  }
+  const roundOverrides: Record<string, number> = {};
+  for (
+    const [key, flag] of [
+      ["pretextSteps", "pretext-steps"],
+      ["scanSteps", "scan-steps"],
+      ["selflabelSteps", "selflabel-steps"],
+      ["warmupSteps", "warmup-steps"],
+      ["selflabelAfter", "selflabel-after"],
+      ["minImages", "min-images"],
+    ] as const
+  ) {
+    const n = optionalNumber(values[flag], `--${flag}`);
+    if (n !== undefined) roundOverrides[key] = n;
+  }
+  let config;
+  let rounds;
+  try {
+    config = makeConfig(values.preset ?? "fixtures", overrides as ConfigOverrides);
+    rounds = makeRoundConfig(config, roundOverrides as Partial<RoundConfig>);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const stateDir = values.state ?? join(".scanstream", name);
+  const labels = values.labels === undefined ? undefined : await readLabels(values.labels);
+  const backend = await selectBackend(values.backend);
+
+  let server: NatsServer | undefined;
+  let bus: Bus;
+  const url = values.nats ?? Deno.env.get("NATS_URL");
+  if (url !== undefined && url !== "") {
+    logLine(`connecting to ${url}`);
+    bus = await NatsBus.connect({ servers: url, name });
+  } else if ((await findNatsServer()) !== null) {
+    await Deno.mkdir(stateDir, { recursive: true });
+    server = await startNatsServer({ storeDir: join(stateDir, "nats") });
+    logLine(
+      `started nats-server at ${server.url}; watch with: deno task events --nats ${server.url} --name ${name}`,
+    );
+    console.log(`NATS_URL=${server.url}`);
+    bus = await NatsBus.connect({ servers: server.url, name });
+  } else {
+    logLine(
+      "nats-server not found and no --nats given: running on the in-process bus, so no other " +
+        "process sees the events (apt install nats-server, or pass --nats URL)",
+    );
+    bus = MemoryBus.forPipeline(name);
+  }
+
+  try {
+    logLine(`stream ${name}: watching ${watch}, state in ${stateDir}, backend ${backend}`);
+    const stream = await startStream({
+      watch,
+      bus,
+      name,
+      config,
+      rounds,
+      stateDir,
+      labels,
+      log: logLine,
+    });
+    let signalled = false;
+    const onSignal = () => {
+      if (signalled) {
+        logLine("second signal: exiting without saving");
+        Deno.exit(130);
+      }
+      signalled = true;
+      logLine("stopping: draining and saving the state (a second signal exits at once)");
+      stream.stop().catch(() => {});
+    };
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    try {
+      await stream.done;
+    } finally {
+      Deno.removeSignalListener("SIGINT", onSignal);
+      Deno.removeSignalListener("SIGTERM", onSignal);
+    }
+  } finally {
+    await bus.close();
+    await server?.stop();
+  }
+});
