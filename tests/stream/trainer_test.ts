@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../../src/backend/backend.ts";
+import { makeConfig } from "../../src/config.ts";
+import { loadDataset } from "../../src/data/load_dataset.ts";
+import { makeRoundConfig } from "../../src/stream/round_config.ts";
+import type { StoredImage } from "../../src/stream/store.ts";
+import { STATE_FILES, StreamTrainer } from "../../src/stream/trainer.ts";
+
+await initBackend("wasm");
+
+const SHAPES = new URL("../../fixtures/shapes", import.meta.url).pathname;
+
+function tinyConfig(clusterHeadOnly: boolean) {
+  return makeConfig("fixtures", {
+    inputSize: 16,
+    heads: 2,
+    neighbours: 5,
+    clusterHeadOnly,
+    pretext: { batchSize: 12 },
+    scan: { batchSize: 12 },
+    selflabel: { batchSize: 12 },
+  });
+}
+
+async function images(count: number): Promise<StoredImage[]> {
+  const data = await loadDataset(SHAPES, {
+    size: 16,
+    labels: join(SHAPES, "labels.csv"),
+    limit: count,
+  });
+  const stride = 16 * 16 * 3;
+  return data.ids.map((id, i) => ({
+    id,
+    path: data.paths[i],
+    pixels: data.pixels.slice(i * stride, (i + 1) * stride),
+    label: data.classNames![data.labels![i]],
+  }));
+}
+
+Deno.test("StreamTrainer - no assignment before the first clustering, then all images at once, then each new one", async () => {
+  const config = tinyConfig(true);
+  const rounds = makeRoundConfig(config, {
+    pretextSteps: 1,
+    scanSteps: 3,
+    warmupSteps: 1,
+    minImages: 20,
+  });
+  const all = await images(26);
+  const trainer = await StreamTrainer.open({ config, rounds });
+  try {
+    assert.equal(trainer.add(all.slice(0, 12)).length, 12);
+    assert.deepEqual(trainer.assignPending(), []);
+    const warm = await trainer.round();
+    assert.equal(warm!.update, null, "too few images for SCAN: no clustering yet");
+    assert.equal(trainer.add(all.slice(0, 20)).length, 8, "known images are skipped");
+    const first = await trainer.round();
+    assert.equal(first!.update!.version, 1);
+    assert.equal(first!.update!.images, 20);
+    assert.ok(first!.update!.accuracy !== undefined, "labels give metrics");
+    const assigned = trainer.assignPending();
+    assert.equal(assigned.length, 20);
+    assert.ok(assigned.every((a) => a.modelVersion === 1));
+    // The first SCAN round made the optimiser's slots; later rounds allocate nothing that stays.
+    const before = tf.memory().numTensors;
+    await trainer.round();
+    assert.equal(tf.memory().numTensors, before, "a round leaks no tensors");
+    trainer.add(all.slice(20, 26));
+    assert.deepEqual(trainer.assignPending().map((a) => a.path), all.slice(20).map((i) => i.path));
+    assert.deepEqual(trainer.assignPending(), []);
+  } finally {
+    await trainer.dispose();
+  }
+});
+
+Deno.test("StreamTrainer - full SCAN and self-labelling steps train the backbone; an aborted round changes nothing", async () => {
+  const config = tinyConfig(false);
+  const rounds = makeRoundConfig(config, {
+    pretextSteps: 1,
+    scanSteps: 1,
+    selflabelSteps: 1,
+    warmupSteps: 1,
+    minImages: 20,
+    selflabelAfter: 1,
+  });
+  const trainer = await StreamTrainer.open({ config, rounds });
+  try {
+    trainer.add(await images(20));
+    await trainer.round();
+    assert.deepEqual(trainer.steps, { rounds: 1, pretext: 1, scan: 1, selflabel: 1 });
+    const abort = new AbortController();
+    abort.abort();
+    assert.equal(await trainer.round(abort.signal), null);
+    assert.deepEqual(trainer.steps, { rounds: 1, pretext: 1, scan: 1, selflabel: 1 });
+    assert.equal(trainer.version, 1);
+  } finally {
+    await trainer.dispose();
+  }
+});
+
+Deno.test("StreamTrainer - state survives a crash after any file of a checkpoint, and refuses another shape", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "scanstream_trainer_test_" });
+  const config = tinyConfig(true);
+  const rounds = makeRoundConfig(config, {
+    pretextSteps: 1,
+    scanSteps: 2,
+    warmupSteps: 1,
+    minImages: 20,
+  });
+  try {
+    const all = await images(24);
+    const first = await StreamTrainer.open({ config, rounds, stateDir: dir });
+    first.add(all.slice(0, 20));
+    const { update } = (await first.round())!;
+    const published = first.assignPending();
+    assert.ok(first.reportRefusal("bad.png"));
+    await first.checkpoint(true);
+    // A crash after the store of a later checkpoint was saved, before its state.json: the store
+    // holds images the state does not know.
+    first.add(all.slice(20, 24));
+    await first.store.save(join(dir, STATE_FILES.store));
+    await first.dispose();
+
+    const second = await StreamTrainer.open({ config, rounds, stateDir: dir });
+    try {
+      assert.equal(second.store.n, 24);
+      assert.equal(second.version, update!.version);
+      assert.equal(second.reportRefusal("bad.png"), false, "a reported refusal stays reported");
+      // The published images are not assigned again; the 4 the state missed are, with the
+      // restored model and cluster ids.
+      const pending = second.assignPending();
+      assert.deepEqual(pending.map((a) => a.path), all.slice(20).map((i) => i.path));
+      assert.equal(published.length, 20);
+    } finally {
+      await second.dispose();
+    }
+    await assert.rejects(
+      StreamTrainer.open({ config: { ...config, clusters: 4 }, rounds, stateDir: dir }),
+      /Cannot resume the stream .* it was made with/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
