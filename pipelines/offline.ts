@@ -8,7 +8,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { concatMap, from, lastValueFrom, map, type OperatorFunction, pipe, reduce } from "rxjs";
 import type { ScanConfig } from "../src/config.ts";
 import { batchToTensor, type Dataset, epochBatches, gatherBatch } from "../src/data/dataset.ts";
-import { type ClusteringMetrics, clusteringMetrics } from "../src/eval/metrics.ts";
+import { type ClusteringMetrics, labelledMetrics } from "../src/eval/metrics.ts";
 import { kmeans } from "../src/mining/kmeans.ts";
 import { mineNeighbours } from "../src/mining/knn.ts";
 import { neighbourAccuracy } from "../src/mining/neighbour_accuracy.ts";
@@ -36,6 +36,7 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from "../src/util/atomic_write.ts";
+import { concatFloat32 } from "../src/util/concat.ts";
 import { logLine, progressBar } from "../src/util/progress.ts";
 import { Random } from "../src/util/random.ts";
 
@@ -486,16 +487,6 @@ export async function predictDataset(
   return concatFloat32(parts);
 }
 
-function concatFloat32(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
 /**
  * Per-head SCAN losses over the training images (no augmentation), to pick the best head. With a
  * frozen backbone the heads read its stored features; otherwise one inference pass runs them all.
@@ -551,12 +542,7 @@ async function evaluate(
 }
 
 function metricsOf(dataset: Dataset, predicted: Int32Array): StageMetrics {
-  const labels = dataset.labels!;
-  const known = [...labels.keys()].filter((i) => labels[i] >= 0);
-  const { mapping: _mapping, ...metrics } = clusteringMetrics(
-    known.map((i) => labels[i]),
-    known.map((i) => predicted[i]),
-  );
+  const { mapping: _mapping, ...metrics } = labelledMetrics(dataset.labels!, predicted)!;
   return metrics;
 }
 

@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { predictDataset } from "../pipelines/offline.ts";
 import { loadDataset } from "../src/data/load_dataset.ts";
-import { clusteringMetrics } from "../src/eval/metrics.ts";
+import { labelledMetrics } from "../src/eval/metrics.ts";
 import { argmaxRows } from "../src/operators/classify.ts";
 import { loadRun } from "../src/run/load_run.ts";
 import { logLine } from "../src/util/progress.ts";
@@ -52,17 +52,13 @@ await runTask(USAGE, async () => {
       onRefusal: (r) => logLine(`refused ${r.path}: ${r.reason}`),
     });
     const labels = dataset.labels!;
-    const known = [...labels.keys()].filter((i) => labels[i] >= 0);
-    if (known.length === 0) {
+    const labelled = labels.filter((label) => label >= 0).length;
+    if (labelled === 0) {
       throw new Error(`Cannot evaluate: none of the ${dataset.n} images of ${data} has a label`);
     }
     const probabilities = await predictDataset(run.model, run.head, dataset);
     const { clusters } = argmaxRows(probabilities, dataset.n, run.config.clusters);
-    const { mapping, ...metrics } = clusteringMetrics(
-      known.map((i) => labels[i]),
-      known.map((i) => clusters[i]),
-      dataset.classNames?.length,
-    );
+    const { mapping, ...metrics } = labelledMetrics(labels, clusters, dataset.classNames?.length)!;
     const sizes = new Array<number>(run.config.clusters).fill(0);
     for (const c of clusters) sizes[c]++;
     printJson({
@@ -71,7 +67,7 @@ await runTask(USAGE, async () => {
       head: run.head,
       backend,
       images: dataset.n,
-      labelled: known.length,
+      labelled,
       clusters: run.config.clusters,
       clusterSizes: sizes,
       ...metrics,

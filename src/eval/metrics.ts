@@ -129,3 +129,24 @@ function adjustedRandIndex(counts: number[][], n: number): number {
     ((together + classOnly) * (classOnly + apart) +
       (together + clusterOnly) * (clusterOnly + apart));
 }
+
+/**
+ * `clusteringMetrics` over the images whose class is known (label >= 0; a labels file may cover
+ * only some images), or `undefined` when none is. The others' predictions are ignored.
+ *
+ * @param labels class per image, -1 where unknown
+ * @param predicted cluster per image
+ */
+export function labelledMetrics(
+  labels: Int32Array,
+  predicted: ArrayLike<number>,
+  numClasses?: number,
+): ClusteringMetrics | undefined {
+  const known = [...labels.keys()].filter((i) => labels[i] >= 0);
+  if (known.length === 0) return undefined;
+  return clusteringMetrics(
+    known.map((i) => labels[i]),
+    known.map((i) => predicted[i]),
+    numClasses,
+  );
+}

@@ -5,6 +5,8 @@
  * 16-bit, palette, gray with alpha, low bit depths and Adam7 interlacing.
  */
 
+import { concatBytes } from "../util/concat.ts";
+
 /** PNG colour types by name (the numbers are those of the IHDR chunk). */
 export const PNG_COLOR_TYPES = {
   gray: 0,
@@ -72,7 +74,7 @@ export async function encodePng(image: PngImage): Promise<Uint8Array> {
     if (image.paletteAlpha) chunks.push(chunk("tRNS", image.paletteAlpha));
   }
   chunks.push(chunk("IDAT", await zlibDeflate(raw)), chunk("IEND", new Uint8Array(0)));
-  return concat(chunks);
+  return concatBytes(chunks);
 }
 
 function validate(image: PngImage, bitDepth: number): void {
@@ -163,11 +165,11 @@ function subImageScanlines(
 }
 
 function scanlines(image: PngImage, bitDepth: number): Uint8Array {
-  return concat(subImageScanlines(image, bitDepth, 0, 0, 1, 1));
+  return concatBytes(subImageScanlines(image, bitDepth, 0, 0, 1, 1));
 }
 
 function adam7Scanlines(image: PngImage, bitDepth: number): Uint8Array {
-  return concat(
+  return concatBytes(
     ADAM7.flatMap(([x0, y0, dx, dy]) => subImageScanlines(image, bitDepth, x0, y0, dx, dy)),
   );
 }
@@ -247,14 +249,4 @@ export async function zlibDeflate(bytes: Uint8Array): Promise<Uint8Array> {
     new CompressionStream("deflate"),
   );
   return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -8,6 +8,7 @@
  * also records the SHA-256 of its weights: a crash between the two renames (new weights beside
  * the previous JSON) is reported on load instead of loading mismatched weights.
  */
+import { concatBytes } from "../util/concat.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
@@ -90,7 +91,7 @@ export function fileIOHandler(dir: string, name: string): tf.io.IOHandler {
       const parts = await Promise.all(
         manifest.flatMap((group) => group.paths).map((path) => Deno.readFile(join(dir, path))),
       );
-      const weights = concat(parts);
+      const weights = concatBytes(parts);
       if (
         modelJSON.weightsSha256 !== undefined &&
         modelJSON.weightsSha256 !== await sha256(weights)
@@ -132,16 +133,6 @@ async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
   } finally {
     file.close();
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 async function sha256(bytes: Uint8Array): Promise<string> {

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { Dataset } from "../data/dataset.ts";
-import { clusteringMetrics } from "../eval/metrics.ts";
+import { labelledMetrics } from "../eval/metrics.ts";
 import { encodePng } from "../image/encode_png.ts";
 import { isRefusal, loadImageFile } from "../image/load.ts";
 import { toPixels } from "../image/to_input.ts";
@@ -165,13 +165,9 @@ async function sheetTiles(dataset: Dataset, shown: number[], dataDir: string | u
 }
 
 function metricsOf(dataset: Dataset, assignments: Int32Array) {
-  const labels = dataset.labels;
-  if (!labels) return undefined;
-  const known = [...labels.keys()].filter((i) => labels[i] >= 0);
-  if (known.length === 0) return undefined;
-  const { mapping: _mapping, ...metrics } = clusteringMetrics(
-    known.map((i) => labels[i]),
-    known.map((i) => assignments[i]),
-  );
-  return metrics;
+  if (!dataset.labels) return undefined;
+  const metrics = labelledMetrics(dataset.labels, assignments);
+  if (!metrics) return undefined;
+  const { mapping: _mapping, ...rest } = metrics;
+  return rest;
 }

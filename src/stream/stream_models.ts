@@ -4,6 +4,7 @@
  * keeps two sets: the one it trains, and a snapshot of it taken at the end of each round that
  * serves new images, so an assignment always comes from the model version it names.
  */
+import { concatFloat32 } from "../util/concat.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { ScanConfig } from "../config.ts";
@@ -108,7 +109,7 @@ export class StreamModels {
             .dataSync() as Float32Array
         ),
     );
-    return concat(parts);
+    return concatFloat32(parts);
   }
 
   /**
@@ -129,7 +130,10 @@ export class StreamModels {
         const projected = this.projection.apply(features, { training: false }) as tf.Tensor2D;
         return [features.dataSync() as Float32Array, projected.dataSync() as Float32Array];
       }));
-    return { backbone: concat(parts.map((p) => p[0])), projected: concat(parts.map((p) => p[1])) };
+    return {
+      backbone: concatFloat32(parts.map((p) => p[0])),
+      projected: concatFloat32(parts.map((p) => p[1])),
+    };
   }
 
   /** Logits `[n, C]` of every head for backbone features `[n, F]`. */
@@ -156,7 +160,7 @@ export class StreamModels {
         ),
     );
     const heads = parts[0]?.length ?? 0;
-    return Array.from({ length: heads }, (_, h) => concat(parts.map((p) => p[h])));
+    return Array.from({ length: heads }, (_, h) => concatFloat32(parts.map((p) => p[h])));
   }
 
   /**
@@ -174,7 +178,7 @@ export class StreamModels {
           headLogits(this.clustering, batchToTensor(gatherBatch(dataset, indices)), false)[head],
         ).dataSync() as Float32Array
       ));
-    return concat(parts);
+    return concatFloat32(parts);
   }
 
   dispose(): void {
@@ -192,16 +196,6 @@ function inBatches<T>(indices: readonly number[], run: (batch: number[]) => T): 
   const out: T[] = [];
   for (let start = 0; start < indices.length; start += INFERENCE_BATCH) {
     out.push(run(indices.slice(start, start + INFERENCE_BATCH)));
-  }
-  return out;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
   }
   return out;
 }

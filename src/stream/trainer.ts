@@ -24,7 +24,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ScanConfig } from "../config.ts";
 import { batchToTensor, type Dataset, gatherBatch } from "../data/dataset.ts";
-import { clusteringMetrics } from "../eval/metrics.ts";
+import { labelledMetrics } from "../eval/metrics.ts";
 import { NeighbourIndex } from "../mining/neighbour_index.ts";
 import { argmaxRows } from "../operators/classify.ts";
 import { PretextTrainer } from "../stages/pretext.ts";
@@ -577,13 +577,9 @@ function metricsOf(
   predicted: Int32Array,
 ): { accuracy?: number; nmi?: number; ari?: number } {
   if (view.labels === undefined) return {};
-  const known = [...view.labels.keys()].filter((i) => view.labels![i] >= 0);
-  if (known.length === 0) return {};
-  const { accuracy, nmi, ari } = clusteringMetrics(
-    known.map((i) => view.labels![i]),
-    known.map((i) => predicted[i]),
-    view.classNames?.length,
-  );
+  const metrics = labelledMetrics(view.labels, predicted, view.classNames?.length);
+  if (!metrics) return {};
+  const { accuracy, nmi, ari } = metrics;
   // NMI and ARI can fall a rounding error outside their range.
   const clamp = (x: number, lo: number) => Math.min(1, Math.max(lo, x));
   return { accuracy, nmi: clamp(nmi, 0), ari: clamp(ari, -1) };
