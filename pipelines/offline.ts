@@ -28,7 +28,7 @@ import {
 import { emptyRunState, type RunPaths, runPaths, type RunState } from "../src/run/run_dir.ts";
 import { type ClusteringModel, type ContrastiveModel, headLogits } from "../src/stages/models.ts";
 import { PretextTrainer } from "../src/stages/pretext.ts";
-import { evaluateHeads, ScanTrainer } from "../src/stages/scan.ts";
+import { evaluateHeads, type ScanLosses, ScanTrainer } from "../src/stages/scan.ts";
 import { SelfLabelTrainer } from "../src/stages/selflabel.ts";
 import {
   bytesOf,
@@ -166,32 +166,23 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
     for (let epoch = state.scan.epochs; epoch < config.scan.epochs; epoch++) {
       const t0 = performance.now();
       const rng = new Random(config.seed * 32452843 + epoch);
-      const label = `scan ${epoch + 1}/${config.scan.epochs}`;
-      if (frozen) {
-        await runEpoch(
-          label,
-          train,
-          config.scan.batchSize,
-          rng,
-          pipe(
-            map((indices: number[]) => pairFeatures(indices, frozen, neighbours, k, rng)),
-            featurePairStep(trainer),
-          ),
-          (l) => Math.min(...l.total),
+      const step: OperatorFunction<number[], ScanLosses> = frozen
+        ? pipe(
+          map((indices) => pairFeatures(indices, frozen, neighbours, k, rng)),
+          featurePairStep(trainer),
+        )
+        : pipe(
+          map((indices) => pairWithNeighbours(indices, train, neighbours, k, rng)),
+          pairStep(trainer),
         );
-      } else {
-        await runEpoch(
-          label,
-          train,
-          config.scan.batchSize,
-          rng,
-          pipe(
-            map((indices: number[]) => pairWithNeighbours(indices, train, neighbours, k, rng)),
-            pairStep(trainer),
-          ),
-          (l) => Math.min(...l.total),
-        );
-      }
+      await runEpoch(
+        `scan ${epoch + 1}/${config.scan.epochs}`,
+        train,
+        config.scan.batchSize,
+        rng,
+        step,
+        (l) => Math.min(...l.total),
+      );
       const losses = await headLosses(clustering, train, neighbours, config, frozen);
       const best = losses.total.indexOf(Math.min(...losses.total));
       if (state.scan.bestLoss === null || losses.total[best] < state.scan.bestLoss) {
