@@ -4,20 +4,14 @@
  * stream of batches through the stage's operator.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type * as tfl from "@tensorflow/tfjs-layers";
 import { concatMap, from, lastValueFrom, map, type OperatorFunction, pipe, reduce } from "rxjs";
 import type { ScanConfig } from "../src/config.ts";
-import { batchToTensor, type Dataset, epochBatches, gatherBatch } from "../src/data/dataset.ts";
+import { type Dataset, epochBatches, gatherBatch } from "../src/data/dataset.ts";
 import { type ClusteringMetrics, labelledMetrics } from "../src/eval/metrics.ts";
 import { kmeans } from "../src/mining/kmeans.ts";
 import { mineNeighbours } from "../src/mining/knn.ts";
 import { neighbourAccuracy } from "../src/mining/neighbour_accuracy.ts";
-import { buildClusteringHead } from "../src/models/clustering_head.ts";
-import { loadModel, saveModel } from "../src/models/io_handler.ts";
-import { buildProjectionHead } from "../src/models/projection_head.ts";
-import { BACKBONES, buildBackbone } from "../src/models/resnet.ts";
-import { argmaxRows, classify } from "../src/operators/classify.ts";
-import { backboneFeatures, embed } from "../src/operators/embed.ts";
+import { argmaxRows } from "../src/operators/classify.ts";
 import {
   type FeaturePairBatch,
   featurePairStep,
@@ -26,7 +20,7 @@ import {
   trainStep,
 } from "../src/operators/train_step.ts";
 import { emptyRunState, type RunPaths, runPaths, type RunState } from "../src/run/run_dir.ts";
-import { type ClusteringModel, type ContrastiveModel, headLogits } from "../src/stages/models.ts";
+import type { ClusteringModel, ContrastiveModel } from "../src/stages/models.ts";
 import { PretextTrainer } from "../src/stages/pretext.ts";
 import { evaluateHeads, type ScanLosses, ScanTrainer } from "../src/stages/scan.ts";
 import { SelfLabelTrainer } from "../src/stages/selflabel.ts";
@@ -36,7 +30,21 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from "../src/util/atomic_write.ts";
-import { concatFloat32 } from "../src/util/concat.ts";
+import {
+  disposeClustering,
+  featureDim,
+  loadClustering,
+  loadOrBuildClustering,
+  loadOrBuildContrastive,
+  saveClustering,
+  saveContrastive,
+} from "../src/run/checkpoints.ts";
+import {
+  allHeadLogits,
+  backboneFeaturesOf,
+  embedDataset,
+  predictDataset,
+} from "../src/run/inference.ts";
 import { logLine, progressBar } from "../src/util/progress.ts";
 import { Random } from "../src/util/random.ts";
 
@@ -68,8 +76,6 @@ export interface OfflineSummary {
   readonly selflabel: { seconds: number; metrics?: StageMetrics };
   readonly seconds: number;
 }
-
-const INFERENCE_BATCH = 256;
 
 /** Run (or resume) the three stages; resolves to the summary once all are done. */
 export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
@@ -110,8 +116,7 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
         pipe(map((indices: number[]) => gatherBatch(train, indices)), trainStep(trainer)),
         (l) => l,
       );
-      await saveModel(contrastive.backbone, paths.pretext, "backbone");
-      await saveModel(contrastive.projection, paths.pretext, "projection");
+      await saveContrastive(contrastive, paths.pretext);
       state.pretext.epochs = epoch + 1;
       state.pretext.seconds += (performance.now() - t0) / 1000;
       state.mining.done = false;
@@ -344,17 +349,6 @@ function pairFeatures(
   return { anchors, neighbours: picked, shape: [indices.length, dim] };
 }
 
-/** Backbone features of every image, float32 [n, F]. */
-async function backboneFeaturesOf(model: ClusteringModel, dataset: Dataset): Promise<Float32Array> {
-  const parts = await lastValueFrom(
-    inOrder(dataset).pipe(
-      backboneFeatures(model.backbone),
-      reduce((acc, f) => [...acc, f.data], [] as Float32Array[]),
-    ),
-  );
-  return concatFloat32(parts);
-}
-
 /** A run directory keeps the config it was started with; a resume may only change epochs. */
 async function checkConfig(paths: RunPaths, config: ScanConfig): Promise<void> {
   const saved = await readJsonIfExists<ScanConfig>(paths.config);
@@ -375,107 +369,6 @@ async function checkConfig(paths: RunPaths, config: ScanConfig): Promise<void> {
     }
   }
   await writeJsonAtomic(paths.config, config);
-}
-
-function backboneConfig(config: ScanConfig) {
-  const preset = BACKBONES[config.backbone];
-  if (!preset) {
-    throw new RangeError(
-      `Cannot build backbone: must be one of ${Object.keys(BACKBONES).join(", ")}, ` +
-        `current value is ${config.backbone}`,
-    );
-  }
-  return { ...preset, inputSize: config.inputSize };
-}
-
-async function loadOrBuildContrastive(
-  paths: RunPaths,
-  config: ScanConfig,
-  resume: boolean,
-): Promise<ContrastiveModel> {
-  if (resume) {
-    return {
-      backbone: await loadModel(paths.pretext, "backbone"),
-      projection: await loadModel(paths.pretext, "projection"),
-    };
-  }
-  const backbone = buildBackbone(backboneConfig(config), config.seed);
-  const dim = featureDim(backbone);
-  return { backbone, projection: buildProjectionHead(dim, dim, 128, config.seed + 1) };
-}
-
-async function loadOrBuildClustering(
-  paths: RunPaths,
-  config: ScanConfig,
-  pretextBackbone: tfl.LayersModel,
-  state: RunState,
-): Promise<ClusteringModel> {
-  if (state.scan.epochs > 0) {
-    pretextBackbone.dispose();
-    return await loadClustering(paths.scanLast);
-  }
-  const heads = buildClusteringHead(
-    featureDim(pretextBackbone),
-    config.clusters,
-    config.heads,
-    config.seed + 2,
-  );
-  return { backbone: pretextBackbone, heads };
-}
-
-function featureDim(backbone: tfl.LayersModel): number {
-  const shape = backbone.outputs[0].shape;
-  return shape[shape.length - 1] as number;
-}
-
-async function saveClustering(model: ClusteringModel, dir: string): Promise<void> {
-  await saveModel(model.backbone, dir, "backbone");
-  await saveModel(model.heads, dir, "heads");
-}
-
-/** Load a clustering model saved by `saveClustering` (the scan/ and selflabel/ checkpoints). */
-export async function loadClustering(dir: string): Promise<ClusteringModel> {
-  return { backbone: await loadModel(dir, "backbone"), heads: await loadModel(dir, "heads") };
-}
-
-function disposeClustering(model: ClusteringModel): void {
-  model.backbone.dispose();
-  model.heads.dispose();
-}
-
-/** Batches of a whole dataset in order, for inference. */
-function inOrder(dataset: Dataset) {
-  const batches: number[][] = [];
-  for (let i = 0; i < dataset.n; i += INFERENCE_BATCH) {
-    batches.push(Array.from({ length: Math.min(INFERENCE_BATCH, dataset.n - i) }, (_, j) => i + j));
-  }
-  return from(batches).pipe(map((indices) => gatherBatch(dataset, indices)));
-}
-
-/** Pretext features of every image, float32 [n, D]. */
-export async function embedDataset(
-  model: ContrastiveModel,
-  dataset: Dataset,
-): Promise<Float32Array> {
-  const parts = await lastValueFrom(
-    inOrder(dataset).pipe(embed(model), reduce((acc, f) => [...acc, f.data], [] as Float32Array[])),
-  );
-  return concatFloat32(parts);
-}
-
-/** Cluster probabilities of every image from one head, float32 [n, C]. */
-export async function predictDataset(
-  model: ClusteringModel,
-  head: number,
-  dataset: Dataset,
-): Promise<Float32Array> {
-  const parts = await lastValueFrom(
-    inOrder(dataset).pipe(
-      classify(model, head),
-      reduce((acc, p) => [...acc, p.data], [] as Float32Array[]),
-    ),
-  );
-  return concatFloat32(parts);
 }
 
 /**
@@ -505,20 +398,6 @@ async function headLosses(
     config.neighbours,
     config.entropyWeight,
   );
-}
-
-async function allHeadLogits(model: ClusteringModel, dataset: Dataset, heads: number) {
-  const perBatch = await lastValueFrom(
-    inOrder(dataset).pipe(
-      map((batch) =>
-        tf.tidy(() =>
-          headLogits(model, batchToTensor(batch), false).map((l) => l.dataSync() as Float32Array)
-        )
-      ),
-      reduce((acc, logits) => [...acc, logits], [] as Float32Array[][]),
-    ),
-  );
-  return Array.from({ length: heads }, (_, h) => concatFloat32(perBatch.map((b) => b[h])));
 }
 
 async function evaluate(

@@ -4,7 +4,7 @@
  * the images scored and the cluster sizes.
  */
 import { parseArgs } from "node:util";
-import { predictDataset } from "../pipelines/offline.ts";
+import { predictDataset } from "../src/run/inference.ts";
 import { loadDataset } from "../src/data/load_dataset.ts";
 import { labelledMetrics } from "../src/eval/metrics.ts";
 import { argmaxRows } from "../src/operators/classify.ts";

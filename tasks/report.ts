@@ -5,7 +5,7 @@
  * class and purity. Prints a JSON summary on stdout.
  */
 import { parseArgs } from "node:util";
-import { predictDataset } from "../pipelines/offline.ts";
+import { predictDataset } from "../src/run/inference.ts";
 import { loadDataset } from "../src/data/load_dataset.ts";
 import { argmaxRows } from "../src/operators/classify.ts";
 import { writeReport } from "../src/report/write_report.ts";

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { lastValueFrom, toArray } from "rxjs";
-import { predictDataset } from "../../pipelines/offline.ts";
+import { predictDataset } from "../../src/run/inference.ts";
 import { initBackend } from "../../src/backend/backend.ts";
 import { argmaxRows } from "../../src/operators/classify.ts";
 import { classifyFiles } from "../../src/run/classify_files.ts";

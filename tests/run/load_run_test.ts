@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { predictDataset } from "../../pipelines/offline.ts";
+import { predictDataset } from "../../src/run/inference.ts";
 import { initBackend } from "../../src/backend/backend.ts";
 import { clusteringMetrics } from "../../src/eval/metrics.ts";
 import { argmaxRows } from "../../src/operators/classify.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { predictDataset } from "../../pipelines/offline.ts";
+import { predictDataset } from "../../src/run/inference.ts";
 import { initBackend } from "../../src/backend/backend.ts";
 import { decodeImage } from "../../src/image/decode.ts";
 import { argmaxRows } from "../../src/operators/classify.ts";
