@@ -82,7 +82,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     clusterHeadOnly: true,
     pretext: { epochs: 4, batchSize: 256, learningRate: 2e-3 },
     scan: { epochs: 50, batchSize: 256, learningRate: 1e-2 },
-    selflabel: { epochs: 2, batchSize: 256, learningRate: 3e-4 },
+    selflabel: { epochs: 2, batchSize: 256, learningRate: 1e-4 },
     seed: 1,
   },
   /** The paper's CIFAR-10 configuration (ResNet-18, 500 SimCLR epochs): for a GPU backend. */

@@ -49,12 +49,13 @@ export class SelfLabelTrainer {
   step(images: tf.Tensor4D): SelfLabelLoss {
     // Targets come from a forward pass outside the gradient closure: tfjs cannot differentiate
     // through indices computed inside `minimize`, and the weak view must not receive gradients.
-    // Inference mode keeps batch-norm statistics from being updated twice per step.
+    // Training mode, as the official code: batch-norm statistics then see weak views as well as
+    // strong ones, so they do not drift to strongly augmented images only.
     const weakLogits = tf.tidy(() =>
       headLogits(
         this.#model,
         weakAugment(images, this.#rng, this.#options.augmentation),
-        false,
+        true,
       )[this.#options.head]
     );
     const { targets, weights, numConfident } = confidenceTargets(
