@@ -16,12 +16,12 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { parseArgs } from "node:util";
 import { type BackendName, BACKENDS, initBackend } from "../src/backend/backend.ts";
 import { ntXentLoss } from "../src/losses/nt_xent.ts";
-import { BACKBONES, buildBackbone } from "../src/models/resnet.ts";
+import { type BackboneConfig, BACKBONES, buildBackbone } from "../src/models/resnet.ts";
 import { buildProjectionHead } from "../src/models/projection_head.ts";
 import { printJson, runTask, UsageError } from "./_cli.ts";
 
 const USAGE = "usage: deno task bench [--backend wasm|cpu|tensorflow|all] [--batch N] " +
-  "[--iters N] [--backbone " + Object.keys(BACKBONES).join("|") + "]";
+  "[--iters N] [--backbone " + Object.keys(BACKBONES).join("|") + "] [--input-size S]";
 
 /**
  * Batch and timed iterations per backend when not given, and whether to run an untimed warm-up
@@ -53,6 +53,7 @@ await runTask(USAGE, async () => {
       batch: { type: "string" },
       iters: { type: "string" },
       backbone: { type: "string", default: "resnet-small" },
+      "input-size": { type: "string" },
     },
     strict: true,
   });
@@ -64,13 +65,17 @@ await runTask(USAGE, async () => {
       `--backend must be one of ${BACKENDS.join(", ")} or all, current value is ${values.backend}`,
     );
   }
-  const config = BACKBONES[values.backbone];
-  if (config === undefined) {
+  const preset = BACKBONES[values.backbone];
+  if (preset === undefined) {
     throw new UsageError(
       `--backbone must be one of ${Object.keys(BACKBONES).join(", ")}, ` +
         `current value is ${values.backbone}`,
     );
   }
+  const config = {
+    ...preset,
+    inputSize: positiveInteger(values["input-size"], "--input-size") ?? preset.inputSize,
+  };
   const batchFlag = positiveInteger(values.batch, "--batch");
   const itersFlag = positiveInteger(values.iters, "--iters");
 
@@ -80,7 +85,7 @@ await runTask(USAGE, async () => {
     const batch = batchFlag ?? DEFAULTS[name].batch;
     const iters = itersFlag ?? DEFAULTS[name].iters;
     const { warmUp } = DEFAULTS[name];
-    runs.push({ backend, batch, iters, warmUp, ...measure(values.backbone, batch, iters, warmUp) });
+    runs.push({ backend, batch, iters, warmUp, ...measure(config, batch, iters, warmUp) });
   }
   const wasm = runs.find((run) => run.backend === "wasm");
   const cpu = runs.find((run) => run.backend === "cpu");
@@ -102,8 +107,7 @@ await runTask(USAGE, async () => {
 });
 
 /** Time `iters` forward batches and `iters` training steps, each optionally warmed up first. */
-function measure(backboneName: string, batch: number, iters: number, warmUp: boolean) {
-  const config = BACKBONES[backboneName];
+function measure(config: BackboneConfig, batch: number, iters: number, warmUp: boolean) {
   const featureDim = config.widths.at(-1)!;
   const backbone = buildBackbone(config, 1);
   const head = buildProjectionHead(featureDim, featureDim, 128, 1);
