@@ -55,6 +55,22 @@ export function optionalNumber(value: string | undefined, flag: string): number 
   return n;
 }
 
+/**
+ * The numeric flags that were given, keyed by the config field each sets: `[field, flag]` pairs,
+ * flags without their leading `--`.
+ */
+export function numericFlags(
+  values: Record<string, unknown>,
+  pairs: readonly (readonly [string, string])[],
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, flag] of pairs) {
+    const n = optionalNumber(values[flag] as string | undefined, `--${flag}`);
+    if (n !== undefined) out[key] = n;
+  }
+  return out;
+}
+
 /** Print one JSON value as a line on stdout. */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value));

@@ -15,7 +15,7 @@ import { NatsBus } from "../src/transport/nats_bus.ts";
 import { findNatsServer, type NatsServer, startNatsServer } from "../src/transport/nats_server.ts";
 import { validatePipelineName } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import { optionalNumber, required, runTask, selectBackend, UsageError } from "./_cli.ts";
+import { numericFlags, required, runTask, selectBackend, UsageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] [--name NAME]
     [--clusters C] [--labels L] [--preset NAME] [--backend wasm|cpu|tensorflow]
@@ -63,33 +63,21 @@ await runTask(USAGE, async () => {
   } catch (error) {
     throw new UsageError(`--name: ${(error as Error).message}`);
   }
-  const overrides: Record<string, number> = {};
-  for (
-    const [key, flag] of [
-      ["clusters", "clusters"],
-      ["inputSize", "input-size"],
-      ["heads", "heads"],
-      ["neighbours", "neighbours"],
-      ["seed", "seed"],
-    ] as const
-  ) {
-    const n = optionalNumber(values[flag], `--${flag}`);
-    if (n !== undefined) overrides[key] = n;
-  }
-  const roundOverrides: Record<string, number> = {};
-  for (
-    const [key, flag] of [
-      ["pretextSteps", "pretext-steps"],
-      ["scanSteps", "scan-steps"],
-      ["selflabelSteps", "selflabel-steps"],
-      ["warmupSteps", "warmup-steps"],
-      ["selflabelAfter", "selflabel-after"],
-      ["minImages", "min-images"],
-    ] as const
-  ) {
-    const n = optionalNumber(values[flag], `--${flag}`);
-    if (n !== undefined) roundOverrides[key] = n;
-  }
+  const overrides = numericFlags(values, [
+    ["clusters", "clusters"],
+    ["inputSize", "input-size"],
+    ["heads", "heads"],
+    ["neighbours", "neighbours"],
+    ["seed", "seed"],
+  ]);
+  const roundOverrides = numericFlags(values, [
+    ["pretextSteps", "pretext-steps"],
+    ["scanSteps", "scan-steps"],
+    ["selflabelSteps", "selflabel-steps"],
+    ["warmupSteps", "warmup-steps"],
+    ["selflabelAfter", "selflabel-after"],
+    ["minImages", "min-images"],
+  ]);
   let config;
   let rounds;
   try {

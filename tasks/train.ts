@@ -7,7 +7,15 @@ import { runOffline } from "../pipelines/offline.ts";
 import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
 import { loadDataset } from "../src/data/load_dataset.ts";
 import { logLine } from "../src/util/progress.ts";
-import { optionalNumber, printJson, required, runTask, selectBackend, UsageError } from "./_cli.ts";
+import {
+  numericFlags,
+  optionalNumber,
+  printJson,
+  required,
+  runTask,
+  selectBackend,
+  UsageError,
+} from "./_cli.ts";
 
 const USAGE = `usage: deno task train --data D [--labels L] --out RUN [--clusters C] [--preset NAME]
     [--eval-data E] [--eval-labels L2] [--backend wasm|cpu|tensorflow] [--limit N]
@@ -46,20 +54,14 @@ await runTask(USAGE, async () => {
   });
   const data = required(values.data, "--data");
   const out = required(values.out, "--out");
-  const overrides: ConfigOverrides = {};
-  const set = <K extends keyof ConfigOverrides>(key: K, flag: string) => {
-    const n = optionalNumber(
-      values[flag as keyof typeof values] as string | undefined,
-      `--${flag}`,
-    );
-    if (n !== undefined) (overrides as Record<string, unknown>)[key] = n;
-  };
-  set("clusters", "clusters");
-  set("heads", "heads");
-  set("neighbours", "neighbours");
-  set("entropyWeight", "entropy-weight");
-  set("inputSize", "input-size");
-  set("seed", "seed");
+  const overrides: ConfigOverrides = numericFlags(values, [
+    ["clusters", "clusters"],
+    ["heads", "heads"],
+    ["neighbours", "neighbours"],
+    ["entropyWeight", "entropy-weight"],
+    ["inputSize", "input-size"],
+    ["seed", "seed"],
+  ]);
   for (const stage of ["pretext", "scan", "selflabel"] as const) {
     const epochs = optionalNumber(values[`${stage}-epochs`], `--${stage}-epochs`);
     if (epochs !== undefined) overrides[stage] = { epochs };
