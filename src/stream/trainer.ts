@@ -22,7 +22,7 @@
  */
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import type { ScanConfig } from "../config.ts";
+import { augmentationOf, type ScanConfig } from "../config.ts";
 import { batchToTensor, type Dataset, gatherBatch } from "../data/dataset.ts";
 import { labelledMetrics } from "../eval/metrics.ts";
 import { NeighbourIndex } from "../mining/neighbour_index.ts";
@@ -162,7 +162,7 @@ export class StreamTrainer {
       {
         learningRate: this.config.pretext.learningRate,
         temperature: this.config.temperature,
-        augmentation: { cropScale: this.config.cropScale },
+        augmentation: augmentationOf(this.config),
       },
       new Random(seed + 1),
     );
@@ -172,7 +172,7 @@ export class StreamTrainer {
         learningRate: this.config.scan.learningRate,
         entropyWeight: this.config.entropyWeight,
         augment: true,
-        augmentation: { cropScale: this.config.cropScale },
+        augmentation: augmentationOf(this.config),
       },
       new Random(seed + 2),
     );
@@ -409,7 +409,7 @@ export class StreamTrainer {
               learningRate: config.selflabel.learningRate,
               threshold: config.confidenceThreshold,
               head,
-              augmentation: { cropScale: config.cropScale },
+              augmentation: augmentationOf(config),
             },
             new Random(config.seed * 49979687 + steps.rounds),
           );
