@@ -39,6 +39,7 @@ import { type RoundReport, StreamTrainer } from "../src/stream/trainer.ts";
 import type { Bus } from "../src/transport/bus.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { encodeTensor } from "../src/transport/tensor_codec.ts";
+import { printable, quote } from "../src/util/quote.ts";
 
 /** What a stream needs. */
 export interface StreamOptions {
@@ -118,7 +119,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       msgId: `refusal:${refusal.path}`,
     });
     counts.refused++;
-    log(`refused ${refusal.path}: ${refusal.reason}`);
+    log(`refused ${quote(refusal.path)}: ${printable(refusal.reason)}`);
   };
   const publishImage = (image: StoredImage) => {
     const { payload, headers } = encodeTensor({

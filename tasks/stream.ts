@@ -12,12 +12,21 @@ import { makeRoundConfig, type RoundConfig } from "../src/stream/round_config.ts
 import type { Bus } from "../src/transport/bus.ts";
 import { MemoryBus } from "../src/transport/memory_bus.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
+import { describeAuth, redactServers } from "../src/transport/nats_auth.ts";
 import { findNatsServer, type NatsServer, startNatsServer } from "../src/transport/nats_server.ts";
 import { validatePipelineName } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import { numericFlags, required, runTask, selectBackend, UsageError } from "./_cli.ts";
+import {
+  natsAuthOrUsage,
+  numericFlags,
+  required,
+  runTask,
+  selectBackend,
+  UsageError,
+} from "./_cli.ts";
 
 const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] [--name NAME]
+    [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
     [--clusters C] [--labels L] [--preset NAME] [--backend wasm|cpu|tensorflow]
     [--input-size S] [--heads N] [--neighbours K] [--seed N]
     [--pretext-steps N] [--scan-steps N] [--selflabel-steps N] [--warmup-steps N]
@@ -28,6 +37,9 @@ const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] 
   URL: a NATS server (default: $NATS_URL; else a nats-server child on a free loopback port, its
        JetStream data in STATE/nats; else the in-process bus, seen by no other process).
   NAME: the pipeline name, subjects scan.<NAME>.* (default default).
+  NATS credentials (for URL): flags, else $NATS_CREDS, $NATS_USER + $NATS_PASS or $NATS_TOKEN;
+       prefer the variables or a creds file, since other users can read a command line. They are
+       never printed; a URL is logged with any user:pass@ part as ***@.
   L: CSV with header file,label (file relative to DIR); used only for the metrics of updates.
   presets: ${Object.keys(PRESETS).join(", ")} (default fixtures).
   Watch with: deno task events --nats URL --name NAME`;
@@ -39,6 +51,10 @@ await runTask(USAGE, async () => {
       watch: { type: "string" },
       state: { type: "string" },
       nats: { type: "string" },
+      "nats-creds": { type: "string" },
+      "nats-user": { type: "string" },
+      "nats-pass": { type: "string" },
+      "nats-token": { type: "string" },
       name: { type: "string" },
       clusters: { type: "string" },
       labels: { type: "string" },
@@ -94,8 +110,9 @@ await runTask(USAGE, async () => {
   let bus: Bus;
   const url = values.nats ?? Deno.env.get("NATS_URL");
   if (url !== undefined && url !== "") {
-    logLine(`connecting to ${url}`);
-    bus = await NatsBus.connect({ servers: url, name });
+    const auth = natsAuthOrUsage(values);
+    logLine(`connecting to ${redactServers(url)} (${describeAuth(auth)})`);
+    bus = await NatsBus.connect({ servers: url, name, ...auth });
   } else if ((await findNatsServer()) !== null) {
     await Deno.mkdir(stateDir, { recursive: true });
     server = await startNatsServer({ storeDir: join(stateDir, "nats") });
