@@ -51,7 +51,7 @@ if (import.meta.main) {
     logLine(`connecting to ${url}`);
     const bus = await NatsBus.connect({ servers: url, name });
     try {
-      const board = await startBoard({
+      const board = startBoard({
         bus,
         name,
         port,

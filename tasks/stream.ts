@@ -133,7 +133,7 @@ await runTask(USAGE, async () => {
       log: logLine,
     });
     if (port !== undefined) {
-      board = await startBoard({
+      board = startBoard({
         bus,
         name,
         port,

@@ -64,7 +64,7 @@ export function connectionStateOf(
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
 
 /** Start a board for pipeline `options.name`. */
-export async function startBoard(options: BoardOptions): Promise<RunningBoard> {
+export function startBoard(options: BoardOptions): RunningBoard {
   const log = options.log ?? (() => {});
   const hostname = options.hostname ?? "127.0.0.1";
   const cache = options.images === undefined ? new ImageCache() : undefined;

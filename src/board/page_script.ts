@@ -127,8 +127,7 @@ export const PAGE_SCRIPT = `"use strict";
     const y = (m) => h - pad - ((m - lo) / (1 - lo)) * (h - 2 * pad);
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", "0 0 " + w + " " + h);
-    svg.setAttribute("width", String(w));
-    svg.setAttribute("height", String(h));
+    svg.setAttribute("width", "100%");
     svg.setAttribute("role", "img");
     svg.setAttribute("aria-label", "accuracy, NMI and ARI by model version");
     const add = (tag, attrs, text) => {
@@ -167,7 +166,7 @@ export const PAGE_SCRIPT = `"use strict";
   };
 
   const render = (snapshot) => {
-    $("name").textContent = snapshot.name;
+    $("name").textContent = "· " + snapshot.name;
     $("summary").textContent = "version " + snapshot.version + " · " + snapshot.assigned +
       " images clustered";
     renderConnection(snapshot.connection);

@@ -37,7 +37,7 @@ Deno.test("startBoard - replays the bus, serves images from the images subject, 
     headers: { ...headers, "scan-id": imageId(1), "scan-path": "a.png" },
   });
   await bus.publish(S.assignments, encodeEvent(assigned(1, 0)));
-  const board = await startBoard({ bus, name: "t", port: 0, connection, pushEveryMs: 10 });
+  const board = startBoard({ bus, name: "t", port: 0, connection, pushEveryMs: 10 });
   try {
     assert.match(board.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
     const first = await until(
@@ -91,7 +91,7 @@ Deno.test("startBoard - replays the bus, serves images from the images subject, 
 Deno.test("startBoard - a malformed event is skipped and the board goes on", async () => {
   const bus = MemoryBus.forPipeline("t");
   const lines: string[] = [];
-  const board = await startBoard({ bus, name: "t", port: 0, log: (l) => lines.push(l) });
+  const board = startBoard({ bus, name: "t", port: 0, log: (l) => lines.push(l) });
   try {
     await bus.publish(S.assignments, new TextEncoder().encode('{"id": 3}'));
     await bus.publish(S.assignments, encodeEvent(assigned(1, 0)));
