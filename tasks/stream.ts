@@ -6,6 +6,8 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startStream } from "../pipelines/stream.ts";
+import { type RunningBoard, startBoard } from "../src/board/board_server.ts";
+import { streamImageSource } from "../src/board/image_source.ts";
 import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
 import { makeRoundConfig, type RoundConfig } from "../src/stream/round_config.ts";
@@ -24,13 +26,14 @@ import {
   selectBackend,
   UsageError,
 } from "./_cli.ts";
+import { boardPort } from "./board.ts";
 
 const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] [--name NAME]
     [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
     [--clusters C] [--labels L] [--preset NAME] [--backend wasm|cpu|tensorflow]
     [--input-size S] [--heads N] [--neighbours K] [--seed N]
     [--pretext-steps N] [--scan-steps N] [--selflabel-steps N] [--warmup-steps N]
-    [--selflabel-after N] [--min-images N]
+    [--selflabel-after N] [--min-images N] [--board PORT]
 
   DIR: the directory to watch (only read); existing images first, then new ones as they land.
   STATE: where the state lives, so a restart resumes (default .scanstream/<NAME>).
@@ -42,6 +45,8 @@ const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] 
        never printed; a URL is logged with any user:pass@ part as ***@.
   L: CSV with header file,label (file relative to DIR); used only for the metrics of updates.
   presets: ${Object.keys(PRESETS).join(", ")} (default fixtures).
+  PORT: serve the live board (deno task board) on 127.0.0.1:PORT too, with neighbour lists
+       (0 picks a free port); prints BOARD_URL=...
   Watch with: deno task events --nats URL --name NAME`;
 
 await runTask(USAGE, async () => {
@@ -70,6 +75,7 @@ await runTask(USAGE, async () => {
       "warmup-steps": { type: "string" },
       "selflabel-after": { type: "string" },
       "min-images": { type: "string" },
+      board: { type: "string" },
     },
   });
   const watch = required(values.watch, "--watch");
@@ -102,6 +108,7 @@ await runTask(USAGE, async () => {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const port = values.board === undefined ? undefined : boardPort(values.board, "--board", 0);
   const stateDir = values.state ?? join(".scanstream", name);
   const labels = values.labels === undefined ? undefined : await readLabels(values.labels);
   const backend = await selectBackend(values.backend);
@@ -129,6 +136,7 @@ await runTask(USAGE, async () => {
     bus = MemoryBus.forPipeline(name);
   }
 
+  let board: RunningBoard | undefined;
   try {
     logLine(`stream ${name}: watching ${watch}, state in ${stateDir}, backend ${backend}`);
     const stream = await startStream({
@@ -141,6 +149,18 @@ await runTask(USAGE, async () => {
       labels,
       log: logLine,
     });
+    if (port !== undefined) {
+      board = startBoard({
+        bus,
+        name,
+        port,
+        images: streamImageSource(stream.trainer),
+        connection: bus instanceof NatsBus ? bus.connectionChanges() : undefined,
+        log: logLine,
+      });
+      logLine(`board at ${board.url}`);
+      console.log(`BOARD_URL=${board.url}`);
+    }
     let signalled = false;
     const onSignal = () => {
       if (signalled) {
@@ -160,6 +180,7 @@ await runTask(USAGE, async () => {
       Deno.removeSignalListener("SIGTERM", onSignal);
     }
   } finally {
+    await board?.close();
     await bus.close();
     await server?.stop();
   }

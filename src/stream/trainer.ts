@@ -266,6 +266,20 @@ export class StreamTrainer {
   }
 
   /**
+   * The neighbour list of stored image `id`, most similar first, itself left out; undefined for
+   * an id not stored. A copy: for read-only views of the stream (the live board).
+   */
+  neighboursOf(id: string): { id: string; similarity: number }[] | undefined {
+    const i = this.#index.indexOf(id);
+    if (i < 0) return undefined;
+    const list = this.#index.neighboursOf(i);
+    return Array.from(list.indices, (j, r) => ({
+      id: this.#index.idOf(j),
+      similarity: list.similarities[r],
+    })).filter((neighbour) => neighbour.id !== id);
+  }
+
+  /**
    * Whether `path`'s refusal still has to be reported, and note that it has been: a restart
    * that meets the same bad file again does not report it twice.
    */
