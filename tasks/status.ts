@@ -90,7 +90,9 @@ function describe(status: {
   for (const w of status.workers) {
     const checkpoint = w.checkpoint === undefined ? "" : `, checkpoint ${w.checkpoint}`;
     lines.push(
-      `  ${w.stage.padEnd(7)} ${w.id} (${w.host} pid ${w.pid}): ${w.processed} done${checkpoint}, ` +
+      `  ${
+        w.stage.padEnd(7)
+      } ${w.id} (${w.host} pid ${w.pid}): ${w.processed} done${checkpoint}, ` +
         `last beat ${w.at}`,
     );
   }

@@ -113,14 +113,18 @@ export async function runClusterWorker(
   }, { once: true });
 
   const writeSummary = () =>
-    PipelineState.write(ctx.state.state, STATE_KEY_SUMMARY, {
-      images: trainer.store.n,
-      modelVersion: trainer.version,
-      checkpoint: trainer.serving.round,
-      sizes: sizesOf(clusterOf, config.clusters, trainer.version),
-      waiting: waitingImages.size,
-      at: now(),
-    } satisfies PipelineSummary);
+    PipelineState.write(
+      ctx.state.state,
+      STATE_KEY_SUMMARY,
+      {
+        images: trainer.store.n,
+        modelVersion: trainer.version,
+        checkpoint: trainer.serving.round,
+        sizes: sizesOf(clusterOf, config.clusters, trainer.version),
+        waiting: waitingImages.size,
+        at: now(),
+      } satisfies PipelineSummary,
+    );
 
   const announce = async () => {
     const serving = trainer.serving;
@@ -146,12 +150,16 @@ export async function runClusterWorker(
       headers: JSON_HEADERS,
       msgId: `assignment:${event.id}`,
     });
-    await PipelineState.write(ctx.state.assignments, event.id, {
-      path: event.path,
-      cluster: event.cluster,
-      confidence: event.confidence,
-      modelVersion: event.modelVersion,
-    } satisfies StoredAssignment);
+    await PipelineState.write(
+      ctx.state.assignments,
+      event.id,
+      {
+        path: event.path,
+        cluster: event.cluster,
+        confidence: event.confidence,
+        modelVersion: event.modelVersion,
+      } satisfies StoredAssignment,
+    );
     clusterOf.set(event.id, event.cluster);
     counts.assigned++;
   };
@@ -163,11 +171,15 @@ export async function runClusterWorker(
     for (const move of event.moved) {
       const stored = await PipelineState.read<StoredAssignment>(ctx.state.assignments, move.id);
       if (stored === undefined) continue;
-      await PipelineState.write(ctx.state.assignments, move.id, {
-        ...stored,
-        cluster: move.to,
-        modelVersion: event.version,
-      } satisfies StoredAssignment);
+      await PipelineState.write(
+        ctx.state.assignments,
+        move.id,
+        {
+          ...stored,
+          cluster: move.to,
+          modelVersion: event.version,
+        } satisfies StoredAssignment,
+      );
       clusterOf.set(move.id, move.to);
     }
     counts.updates++;

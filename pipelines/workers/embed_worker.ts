@@ -25,10 +25,7 @@ import { argmaxRows } from "../../src/operators/classify.ts";
 import { encodeEvent, refusalEvent } from "../../src/stream/events.ts";
 import { StreamModels } from "../../src/stream/stream_models.ts";
 import { json, type Reply } from "../../src/transport/bus.ts";
-import {
-  CLASSIFY_MAX_BYTES,
-  type ClassifyReply,
-} from "../../src/transport/classify_protocol.ts";
+import { CLASSIFY_MAX_BYTES, type ClassifyReply } from "../../src/transport/classify_protocol.ts";
 import {
   type CheckpointAnnouncement,
   PipelineState,

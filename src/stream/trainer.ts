@@ -375,13 +375,11 @@ export class StreamTrainer {
     const head = this.#state.head;
     const given = indices.filter((i) => this.#served.has(i));
     const rest = indices.filter((i) => !this.#served.has(i));
-    const fromFeatures = given.length === 0
-      ? new Float32Array(0)
-      : this.#serving.probabilitiesOf(
-        concatFloat32(given.map((i) => this.#served.get(i)!)),
-        given.length,
-        head,
-      );
+    const fromFeatures = given.length === 0 ? new Float32Array(0) : this.#serving.probabilitiesOf(
+      concatFloat32(given.map((i) => this.#served.get(i)!)),
+      given.length,
+      head,
+    );
     const fromPixels = rest.length === 0
       ? new Float32Array(0)
       : this.#serving.probabilities(view, head, rest);

@@ -33,7 +33,7 @@ export interface WorkQueueOptions {
   readonly maxDeliver?: number;
   /** Messages per batch (default 16). */
   readonly batch?: number;
-  /** How long one pull waits for messages before it returns empty (default 1000 ms). */
+  /** How long one pull waits for messages before it returns empty (default and least 1000 ms). */
   readonly expiresMs?: number;
 }
 
