@@ -71,6 +71,12 @@ await runTask(USAGE, async () => {
     },
   });
   const stage = required(values.stage, "--stage") as Stage;
+  if (values.stage === "mine") {
+    throw new UsageError(
+      "--stage mine: mining runs inside the cluster stage, which rebuilds the neighbour index " +
+        'from its own re-embedding after every round (README, "Distributed deployment")',
+    );
+  }
   if (!STAGES.includes(stage)) {
     throw new UsageError(
       `--stage must be one of ${STAGES.join(", ")}, current value is ${values.stage}`,
