@@ -138,9 +138,11 @@ natsTest(
       assert.ok((byWorker.get("embed-b") ?? 0) > 0 && killedAfter > 0, "both embed workers worked");
 
       // Nothing the killed worker held stays behind: the survivor got it once the ack wait ran out.
+      let redelivered = 0;
       await waitFor("the embed consumer to drain", async () => {
         const status = await spawnJson(common);
         const embed = status.consumers.find((c: { name: string }) => c.name === "embed");
+        redelivered = embed?.redelivered ?? 0;
         return embed !== undefined && embed.pending === 0 && embed.ackPending === 0;
       });
 
@@ -196,7 +198,8 @@ natsTest(
       console.log(
         `workers e2e: ${names.length} images in ${((Date.now() - started) / 1000).toFixed(0)} s; ` +
           `features by worker ${JSON.stringify(Object.fromEntries(byWorker))}, embed-a killed ` +
-          `after ${killedAfter}; ${summary.pooled} stored with pooled features`,
+          `after ${killedAfter}, ${redelivered} redelivered; ${summary.pooled} stored with pooled ` +
+          "features",
       );
     } finally {
       for (const p of processes) await p.stop();
