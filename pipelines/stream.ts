@@ -252,7 +252,8 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   };
 }
 
-function describeRound(report: RoundReport): string {
+/** A round as one progress line (the cluster worker logs the same). */
+export function describeRound(report: RoundReport): string {
   const l = report.losses;
   const parts = [
     `round ${report.round}: ${report.images} images, ${report.seconds.toFixed(1)}s`,

@@ -31,6 +31,7 @@ import { PretextTrainer } from "../stages/pretext.ts";
 import { evaluateHeads, ScanTrainer } from "../stages/scan.ts";
 import { SelfLabelTrainer } from "../stages/selflabel.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../util/atomic_write.ts";
+import { concatFloat32 } from "../util/concat.ts";
 import { Random } from "../util/random.ts";
 import { alignClusters, applyAlignment } from "./align_clusters.ts";
 import {
@@ -89,6 +90,28 @@ export interface RoundReport {
   readonly update: ClusterUpdateEvent | null;
 }
 
+/**
+ * Features of new images computed in another process (an embed worker) with the serving
+ * networks of the current round, row j for the j-th image given to `add`.
+ */
+export interface ServedFeatures {
+  /** L2-normalised pretext features `[n, 128]`: what the neighbour index holds. */
+  readonly projected: Float32Array;
+  /** Backbone features `[n, F]`: what the clustering heads read. */
+  readonly backbone: Float32Array;
+}
+
+/** What serves new images now: the round its networks come from and how clusters are named. */
+export interface ServingModel {
+  /** Training rounds behind the serving networks: the checkpoint number. */
+  readonly round: number;
+  /** Clustering version of the assignments it makes (0: none yet). */
+  readonly version: number;
+  readonly head: number;
+  /** Head cluster -> stable cluster id. */
+  readonly permutation: readonly number[];
+}
+
 /** Options of `StreamTrainer.open`. */
 export interface TrainerOptions {
   readonly config: ScanConfig;
@@ -126,6 +149,8 @@ export class StreamTrainer {
   readonly #refused: Set<string>;
   /** Store indices without a published assignment, ascending. */
   #unassigned: number[];
+  /** Backbone features of unassigned images, given to `add` for the serving round. */
+  readonly #served = new Map<number, Float32Array>();
   /** Rounds in a row that changed nothing. */
   #quiet = 0;
   #imagesAtLastRound = -1;
@@ -247,6 +272,16 @@ export class StreamTrainer {
     return this.#state.version > 0;
   }
 
+  /** The networks that serve new images, as another process must name them. */
+  get serving(): ServingModel {
+    return {
+      round: this.#state.steps.rounds,
+      version: this.#state.version,
+      head: this.#state.head,
+      permutation: [...this.#state.permutation],
+    };
+  }
+
   /** Training steps taken so far, per stage, and rounds. */
   get steps(): Readonly<TrainerState["steps"]> {
     return { ...this.#state.steps };
@@ -294,19 +329,30 @@ export class StreamTrainer {
    * insert them into the neighbour index. Synchronous, so it never interleaves with a training
    * step.
    *
+   * @param served their features, when another process computed them with the serving
+   *   networks (`serving.round`); without them the serving backbone embeds them here.
    * @returns the images that were new.
    */
-  add(images: readonly StoredImage[]): StoredImage[] {
+  add(images: readonly StoredImage[], served?: ServedFeatures): StoredImage[] {
     const added: StoredImage[] = [];
     const indices: number[] = [];
-    for (const image of images) {
+    const given: number[] = [];
+    images.forEach((image, j) => {
       const { index, added: isNew } = this.store.add(image);
-      if (!isNew) continue;
+      if (!isNew) return;
       added.push(image);
       indices.push(index);
-    }
+      given.push(j);
+    });
     if (added.length === 0) return added;
-    const features = this.#serving.features(this.store.view(), indices);
+    let features: Float32Array;
+    if (served === undefined) {
+      features = this.#serving.features(this.store.view(), indices);
+    } else {
+      features = rows(served.projected, FEATURE_DIM, given);
+      const dim = served.backbone.length / images.length;
+      given.forEach((j, r) => this.#served.set(indices[r], rows(served.backbone, dim, [j])));
+    }
     this.#index.addBatch(added.map((image) => image.id), features, added.length);
     this.#unassigned.push(...indices);
     return added;
@@ -321,7 +367,7 @@ export class StreamTrainer {
     const indices = this.#unassigned;
     this.#unassigned = [];
     const view = this.store.view();
-    const probabilities = this.#serving.probabilities(view, this.#state.head, indices);
+    const probabilities = this.#servingProbabilities(view, indices);
     const best = argmaxRows(probabilities, indices.length, this.config.clusters);
     return indices.map((i, j) => {
       const cluster = this.#state.permutation[best.clusters[j]];
@@ -335,6 +381,33 @@ export class StreamTrainer {
         modelVersion: this.#state.version,
       });
     });
+  }
+
+  /** Serving probabilities of `indices`: the heads alone where `add` was given features. */
+  #servingProbabilities(view: Dataset, indices: readonly number[]): Float32Array {
+    const { clusters } = this.config;
+    const head = this.#state.head;
+    const given = indices.filter((i) => this.#served.has(i));
+    const rest = indices.filter((i) => !this.#served.has(i));
+    const fromFeatures = given.length === 0 ? new Float32Array(0) : this.#serving.probabilitiesOf(
+      concatFloat32(given.map((i) => this.#served.get(i)!)),
+      given.length,
+      head,
+    );
+    const fromPixels = rest.length === 0
+      ? new Float32Array(0)
+      : this.#serving.probabilities(view, head, rest);
+    const out = new Float32Array(indices.length * clusters);
+    let g = 0;
+    let r = 0;
+    indices.forEach((i, j) => {
+      const row = this.#served.has(i)
+        ? fromFeatures.subarray(g * clusters, ++g * clusters)
+        : fromPixels.subarray(r * clusters, ++r * clusters);
+      out.set(row, j * clusters);
+      this.#served.delete(i);
+    });
+    return out;
   }
 
   /**
@@ -448,6 +521,8 @@ export class StreamTrainer {
     this.#state.steps = steps;
     this.#state.head = head;
     this.#serving.copyFrom(this.#training);
+    // Features from the previous networks would mislead the new heads.
+    this.#served.clear();
     const losses: RoundLosses = {
       pretext: mean(pretextLosses),
       total: mean(scanLosses.total),

@@ -236,6 +236,14 @@ export class NatsBus implements Bus {
     });
   }
 
+  /**
+   * The connection, for the JetStream features the bus does not wrap (work queues with acks
+   * after processing, KV buckets, the Object Store). Closed by `close()`.
+   */
+  get connection(): NatsConnection {
+    return this.#nc;
+  }
+
   #isDurable(subject: string): boolean {
     return this.#durable.some((pattern) => subjectMatches(pattern, subject));
   }
