@@ -9,6 +9,7 @@
  *      └─ batchWithin ─ store + index (trainer.add) ─ publishEach ▶ images
  *                            └─ assignPending ─ publishEach ─────▶ assignments
  * trainer rounds ─ cluster update ─────────────────────────────────▶ clusters
+ *      ├─ pseudo-labels accepted by self-labelling ──────────────────▶ labels
  *      └─ assignPending (the first clustering assigns everything seen so far) ▶ assignments
  * ```
  *
@@ -31,6 +32,7 @@ import {
   type AssignmentEvent,
   type ClusterUpdateEvent,
   encodeEvent,
+  type LabelEvent,
   refusalEvent,
 } from "../src/stream/events.ts";
 import type { RoundConfig } from "../src/stream/round_config.ts";
@@ -146,6 +148,12 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
     });
     counts.updates++;
   };
+  const publishLabels = async (event: LabelEvent, round: number) => {
+    await bus.publish(s.labels, encodeEvent(event), {
+      headers: JSON_HEADERS,
+      msgId: `labels:${round}`,
+    });
+  };
   const publishPending = () =>
     lastValueFrom(
       from(trainer.assignPending()).pipe(publishEach(publishAssignment)),
@@ -199,6 +207,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       if (report === null) continue;
       log(describeRound(report));
       if (report.update !== null) await publishUpdate(report.update);
+      if (report.labels !== null) await publishLabels(report.labels, report.round);
       await publishPending();
       await trainer.checkpoint(true);
     }

@@ -10,6 +10,7 @@ import {
   assignmentEvent,
   clusterUpdateEvent,
   decodeEvent,
+  labelEvent,
   refusalEvent,
 } from "../src/stream/events.ts";
 import type { BusMessage } from "../src/transport/bus.ts";
@@ -20,7 +21,7 @@ import { logLine } from "../src/util/progress.ts";
 import { natsAuthOrUsage, runTask, UsageError } from "./_cli.ts";
 
 const USAGE =
-  `usage: deno task events [--nats URL] [--name NAME] [--subject clusters|assignments|errors|all]
+  `usage: deno task events [--nats URL] [--name NAME] [--subject clusters|assignments|errors|labels|all]
     [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
 
   URL: the NATS server of the stream (default: $NATS_URL, else nats://127.0.0.1:4222).
@@ -33,6 +34,7 @@ const KINDS = {
   assignments: { type: "assignment", construct: assignmentEvent },
   errors: { type: "refusal", construct: refusalEvent },
   clusters: { type: "cluster-update", construct: clusterUpdateEvent },
+  labels: { type: "labels", construct: labelEvent },
 } as const;
 type Kind = keyof typeof KINDS;
 
@@ -58,7 +60,7 @@ await runTask(USAGE, async () => {
   const choice = values.subject ?? "all";
   if (choice !== "all" && !(choice in KINDS)) {
     throw new UsageError(
-      `--subject must be one of clusters, assignments, errors, all, current value is ${choice}`,
+      `--subject must be one of clusters, assignments, errors, labels, all, current value is ${choice}`,
     );
   }
   const kinds = choice === "all" ? Object.keys(KINDS) as Kind[] : [choice as Kind];

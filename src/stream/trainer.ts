@@ -41,6 +41,8 @@ import {
   clusterUpdateEvent,
   diffAssignments,
   exemplars,
+  type LabelEvent,
+  labelEvent,
   type RoundLosses,
 } from "./events.ts";
 import type { RoundConfig } from "./round_config.ts";
@@ -88,6 +90,8 @@ export interface RoundReport {
   readonly losses: RoundLosses;
   /** The update to publish, when the round changed the clustering (or made the first one). */
   readonly update: ClusterUpdateEvent | null;
+  /** The pseudo-labels self-labelling accepted this round, in stable cluster ids; or null. */
+  readonly labels: LabelEvent | null;
 }
 
 /**
@@ -451,6 +455,8 @@ export class StreamTrainer {
       entropy: [] as number[],
     };
     const selflabelLosses: number[] = [];
+    /** Image id -> pseudo-label in the head's own cluster ids. */
+    const accepted = new Map<string, { cluster: number; confidence: number }>();
     let head = this.#state.head;
     const scanReady = view.n >= rounds.minImages && steps.pretext >= rounds.warmupSteps;
     if (scanReady) {
@@ -485,9 +491,7 @@ export class StreamTrainer {
         ? this.#training.headLogitsOf(embedded.backbone, view.n)
         : this.#training.logits(view);
       head = this.#bestHead(logits, view.n, lists.indices, k);
-      // With a frozen backbone the backbone belongs to the pretext task: self-labelling, which
-      // fine-tunes it, does not run.
-      if (!config.clusterHeadOnly && steps.scan >= rounds.selflabelAfter) {
+      if (steps.scan >= rounds.selflabelAfter) {
         if (this.#selflabel === undefined || head !== this.#state.head) {
           this.#selflabel?.dispose();
           this.#selflabel = new SelfLabelTrainer(
@@ -497,6 +501,8 @@ export class StreamTrainer {
               threshold: config.confidenceThreshold,
               head,
               augmentation: augmentationOf(config),
+              // A frozen backbone belongs to the pretext task, which goes on every round.
+              headOnly: config.clusterHeadOnly,
             },
             new Random(config.seed * 49979687 + steps.rounds),
           );
@@ -504,10 +510,19 @@ export class StreamTrainer {
         for (let s = 0; s < rounds.selflabelSteps; s++) {
           await macrotask();
           if (signal?.aborted) return null;
-          const images = sampled(config.selflabel.batchSize);
-          const { loss, confident } = this.#selflabel.step(images);
+          const current = this.store.view();
+          const batch = sample(current.n, config.selflabel.batchSize, rng);
+          const images = batchToTensor(gatherBatch(current, batch));
+          const { loss, confident, accepted: rows } = this.#selflabel.step(images);
           images.dispose();
           if (confident > 0) selflabelLosses.push(loss);
+          // The latest pseudo-label of an image wins.
+          for (const r of rows) {
+            accepted.set(current.ids[batch[r.row]], {
+              cluster: r.cluster,
+              confidence: r.confidence,
+            });
+          }
           steps.selflabel++;
         }
       }
@@ -538,6 +553,16 @@ export class StreamTrainer {
       seconds: (performance.now() - started) / 1000,
       losses,
       update,
+      labels: accepted.size === 0 ? null : labelEvent({
+        modelVersion: this.#state.version,
+        threshold: config.confidenceThreshold,
+        // Stable ids, through the alignment `#recluster` just made.
+        labels: [...accepted].map(([id, l]) => ({
+          id,
+          cluster: this.#state.permutation[l.cluster],
+          confidence: l.confidence,
+        })),
+      }),
     };
   }
 

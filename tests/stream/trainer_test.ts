@@ -203,3 +203,36 @@ Deno.test("StreamTrainer - features computed elsewhere with the serving checkpoi
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("StreamTrainer - head-only self-labelling reports its pseudo-labels in stable cluster ids", async () => {
+  // Just above uniform over 6 clusters, so that pseudo-labels pass after two SCAN steps.
+  const config = makeConfig("fixtures", { ...tinyConfig(true), confidenceThreshold: 0.17 });
+  const rounds = makeRoundConfig(config, {
+    pretextSteps: 1,
+    scanSteps: 2,
+    selflabelSteps: 2,
+    warmupSteps: 1,
+    minImages: 20,
+    selflabelAfter: 1,
+  });
+  const trainer = await StreamTrainer.open({ config, rounds });
+  try {
+    const all = await images(24);
+    trainer.add(all);
+    const report = (await trainer.round())!;
+    assert.deepEqual(trainer.steps, { rounds: 1, pretext: 1, scan: 2, selflabel: 2 });
+    assert.ok(report.labels !== null, "no pseudo-label passed a threshold of 0.17");
+    const ids = new Set(all.map((image) => image.id));
+    const published = new Map(trainer.assignPending().map((a) => [a.id, a.cluster]));
+    assert.equal(report.labels.modelVersion, trainer.version);
+    for (const label of report.labels.labels) {
+      assert.ok(ids.has(label.id), `unknown id ${label.id}`);
+      assert.ok(label.confidence > 0.17);
+      assert.ok(published.has(label.id));
+      assert.ok(label.cluster >= 0 && label.cluster < config.clusters);
+    }
+    assert.equal(new Set(report.labels.labels.map((l) => l.id)).size, report.labels.labels.length);
+  } finally {
+    await trainer.dispose();
+  }
+});
