@@ -13,14 +13,10 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const SHAPES = join(ROOT, "fixtures", "shapes");
 const BAD = join(ROOT, "fixtures", "bad");
 const BAD_FILES = ["corrupt.png", "text.png", "truncated.jpg"];
-/** Give up after this long. */
-const TIMEOUT_MS = 240_000;
-/**
- * The accuracy a cluster update must reach. The issue's target is 0.9; the stream measured 0.73 to
- * 0.83 on the fixtures within this test's time on the 2-core build machine (BENCHMARKS.md), so
- * the default checks the level it reliably reaches, and the variable raises it.
- */
-const ACCURACY = Number(Deno.env.get("SCANSTREAM_E2E_ACCURACY") ?? "0.65");
+/** Give up after this long: the stream learns from scratch, and CI machines may be busy. */
+const TIMEOUT_MS = 1000 * Number(Deno.env.get("SCANSTREAM_E2E_TIMEOUT_S") ?? "600");
+/** The accuracy a cluster update must reach: the target. */
+const ACCURACY = Number(Deno.env.get("SCANSTREAM_E2E_ACCURACY") ?? "0.9");
 
 interface Line {
   type: "assignment" | "refusal" | "cluster-update";
