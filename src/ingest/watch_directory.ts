@@ -31,6 +31,12 @@ export interface WatchOptions {
   writtenStableMs?: number;
   /** Interval, in ms, of the safety walk of the whole tree; 0 turns it off (default 30000). */
   rescanIntervalMs?: number;
+  /**
+   * Called after each walk of the whole tree that healed lost events, with why it ran (`rescan`:
+   * the kernel's queue overflowed; `interval`: the safety walk) and how many files it found
+   * that had not been emitted: how often events are lost, for soaks and logs.
+   */
+  onWalk?: (walk: { reason: "rescan" | "interval"; missed: number }) => void;
 }
 
 /** A file that is complete and should be read. */
@@ -67,6 +73,7 @@ const HAS_CLOSE_EVENTS = Deno.build.os === "linux";
  */
 export function watchDirectory(dir: string, options: WatchOptions = {}): Observable<FileEvent> {
   const stableMs = options.stableMs ?? 1000;
+  const { onWalk } = options;
   const resolved = {
     stableMs,
     writtenStableMs: options.writtenStableMs ?? (HAS_CLOSE_EVENTS ? 30_000 : stableMs),
@@ -80,7 +87,7 @@ export function watchDirectory(dir: string, options: WatchOptions = {}): Observa
     }
   }
   return new Observable<FileEvent>((subscriber) => {
-    const session = new WatchSession(dir, resolved, subscriber);
+    const session = new WatchSession(dir, { ...resolved, onWalk }, subscriber);
     session.start();
     return () => session.close();
   });
@@ -100,7 +107,7 @@ export async function diffDirectory(
 /** The state of one subscription. */
 class WatchSession {
   readonly #dir: string;
-  readonly #options: Required<WatchOptions>;
+  readonly #options: Required<Omit<WatchOptions, "onWalk">> & Pick<WatchOptions, "onWalk">;
   readonly #subscriber: Subscriber<FileEvent>;
   readonly #stable: StableCheck;
   /** Relative path -> signature of what was emitted: the state `diffTree` compares against. */
@@ -120,7 +127,11 @@ class WatchSession {
   /** A rescan was asked for before the first walk was over. */
   #walkAfterStart = false;
 
-  constructor(dir: string, options: Required<WatchOptions>, subscriber: Subscriber<FileEvent>) {
+  constructor(
+    dir: string,
+    options: Required<Omit<WatchOptions, "onWalk">> & Pick<WatchOptions, "onWalk">,
+    subscriber: Subscriber<FileEvent>,
+  ) {
     this.#dir = dir;
     this.#options = options;
     this.#subscriber = subscriber;
@@ -160,9 +171,9 @@ class WatchSession {
     this.#started = true;
     for (const relative of this.#early) this.#recheck(relative);
     this.#early.clear();
-    if (this.#walkAfterStart) this.#walk();
+    if (this.#walkAfterStart) this.#walk("rescan");
     if (this.#options.rescanIntervalMs > 0) {
-      this.#interval = setInterval(() => this.#walk(), this.#options.rescanIntervalMs);
+      this.#interval = setInterval(() => this.#walk("interval"), this.#options.rescanIntervalMs);
     }
   }
 
@@ -229,7 +240,7 @@ class WatchSession {
   }
 
   #onEvent(kind: Deno.FsEvent["kind"], paths: string[], flag: string | null): void {
-    if (flag === "rescan") this.#walk();
+    if (flag === "rescan") this.#walk("rescan");
     let relatives = paths.map((path) => this.#relative(path));
     if (kind === "rename" && relatives.length === 2) {
       this.#forget(relatives[0]);
@@ -309,7 +320,7 @@ class WatchSession {
    * runs one more after it. A new special file means the watcher may be stalled: restart it,
    * then walk again for what it missed.
    */
-  async #walk(): Promise<void> {
+  async #walk(reason: "rescan" | "interval"): Promise<void> {
     if (!this.#started) {
       this.#walkAfterStart = true;
       return;
@@ -327,7 +338,9 @@ class WatchSession {
         const specials = entries.filter((e) => e.kind === "special").map((e) => e.relative);
         const stalled = specials.some((relative) => !this.#specials.has(relative));
         this.#specials = new Set(specials);
-        for (const entry of diffTree(entries, this.#seen)) this.#offer(entry);
+        const missed = diffTree(entries, this.#seen);
+        for (const entry of missed) this.#offer(entry);
+        this.#options.onWalk?.({ reason, missed: missed.filter((e) => e.image).length });
         if (stalled) {
           await this.#startWatcher();
           this.#walkAgain = true;
