@@ -62,7 +62,7 @@ export interface StreamOptions {
   readonly stateDir?: string;
   /** Ground truth, file (relative to `watch`) -> class name; only for the metrics of updates. */
   readonly labels?: ReadonlyMap<string, string>;
-  /** Ingestion settings (quiet periods, workers); `size` comes from the config. */
+  /** Ingestion settings (quiet periods, workers, default 8 files per worker); `size` comes from the config. */
   readonly ingest?: Omit<Partial<IngestOptions>, "size" | "knownIds">;
   /** Images per serving batch (default 32) and longest wait for a batch to fill (default 200). */
   readonly batchSize?: number;
@@ -204,6 +204,9 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   // Images on the path from ingestion to their assignment.
   const serving = lastValueFrom(
     ingest(options.watch, {
+      // Files queued per decode worker: the worker keeps decoding while a training step holds the
+      // main thread (2 gave a third of the burst throughput of 8 in the soak, BENCHMARKS.md).
+      perWorker: 8,
       ...options.ingest,
       size: config.inputSize,
       knownIds: trainer.store.view().ids,

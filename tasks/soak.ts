@@ -89,8 +89,10 @@ await runTask(USAGE, async () => {
       dir: { type: "string" },
       "timeout-s": { type: "string" },
       backend: { type: "string" },
+      "per-worker": { type: "string" },
     },
   });
+  const perWorker = optionalNumber(values["per-worker"], "--per-worker");
   const count = optionalNumber(values.images, "--images") ?? 10_000;
   const after = optionalNumber(values.after, "--after") ?? 200;
   const rate = optionalNumber(values.rate, "--rate") ?? 10;
@@ -162,6 +164,8 @@ await runTask(USAGE, async () => {
     ingest: {
       // Walks every 10 s as well, so the diff path runs even when no event is lost.
       rescanIntervalMs: 10_000,
+      ...(perWorker === undefined ? {} : { perWorker }),
+      // `missed`: files a walk found not yet emitted (lost events, or still settling).
       onWalk: ({ reason, missed }) => {
         walks[reason]++;
         walks.missed += missed;
