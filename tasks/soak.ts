@@ -27,6 +27,7 @@ import { NatsBus } from "../src/transport/nats_bus.ts";
 import { findNatsServer, type NatsServer, startNatsServer } from "../src/transport/nats_server.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
+import type { WriteReply, WriteRequest } from "./_soak_writer.ts";
 import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task soak [--images N] [--after M] [--rate R] [--bus nats|memory]
@@ -71,6 +72,24 @@ async function makeImages(count: number): Promise<{ source: string; pngs: Uint8A
     pngs.push(await encodePng({ width: 28, height: 28, colorType: "rgb", samples: set.images[i] }));
   }
   return { source: "synthetic shapes", pngs };
+}
+
+/** Write `files` into `dir` from a worker thread; resolves with the seconds it took. */
+function writeInWorker(dir: string, files: [string, Uint8Array][]): Promise<number> {
+  const worker = new Worker(new URL("./_soak_writer.ts", import.meta.url).href, {
+    type: "module",
+  });
+  return new Promise<number>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<WriteReply>) => {
+      if (event.data.type === "done") resolve(event.data.seconds);
+      else reject(new Error(`Cannot write the burst: ${event.data.message}`));
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`Cannot write the burst: the writer failed (${event.message})`));
+    };
+    worker.postMessage({ dir, files } satisfies WriteRequest);
+  }).finally(() => worker.terminate());
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -184,15 +203,17 @@ await runTask(USAGE, async () => {
   };
   const unassigned = (wanted: Iterable<string>) => [...wanted].filter((id) => !assignedAt.has(id));
   let drainSeconds: number | null = null;
+  let burstWriteSeconds: number | null = null;
   let latencies: number[] = [];
   try {
     logLine(`soak: writing ${count} images (${source}) into ${watch}, bus ${busKind}`);
     const burstStart = performance.now();
-    for (let i = 0; i < count; i++) {
-      await Deno.writeFile(join(watch, `img_${String(i).padStart(6, "0")}.png`), pngs[i]);
-    }
-    const writeSeconds = (performance.now() - burstStart) / 1000;
+    const writeSeconds = await writeInWorker(
+      watch,
+      pngs.slice(0, count).map((png, i) => [`img_${String(i).padStart(6, "0")}.png`, png]),
+    );
     logLine(`soak: wrote ${count} images in ${writeSeconds.toFixed(1)} s; draining`);
+    burstWriteSeconds = writeSeconds;
     let reported = 0;
     await waitUntil(() => {
       const left = unassigned(burstIds).length;
@@ -247,6 +268,7 @@ await runTask(USAGE, async () => {
     backend,
     peakRssMiB: Math.round(peakRss / MIB),
     baselineRssMiB: Math.round(baselineRss / MIB),
+    writeSeconds: burstWriteSeconds === null ? null : Number(burstWriteSeconds.toFixed(1)),
     drainSeconds: drainSeconds === null ? null : Number(drainSeconds.toFixed(1)),
     lost,
     duplicated,
