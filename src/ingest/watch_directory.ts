@@ -8,7 +8,8 @@
  * when its own queue is full, and it stalls on FIFOs (see `watch_worker.ts`). Each loss is healed
  * the same way: walk the tree and emit what differs from what was emitted (`diffTree`). A walk
  * also runs every `rescanIntervalMs`, since a drop or a stall gives no signal; a walk that finds
- * a new FIFO or other special file restarts the watcher.
+ * a new FIFO or other special file, or a file the watcher never reported (a stall on a FIFO that
+ * was already there when a walk first saw it), restarts the watcher.
  */
 import { Observable, type Subscriber } from "rxjs";
 import { isCandidate, isVisiblePath } from "./candidate.ts";
@@ -50,6 +51,12 @@ export interface FileEvent {
 }
 
 const HAS_CLOSE_EVENTS = Deno.build.os === "linux";
+
+/**
+ * A file this much older than a walk that the watcher never reported is a lost event, not one on
+ * its way: events arrive within milliseconds.
+ */
+const LOST_AFTER_MS = 1000;
 
 /**
  * Watch `dir` recursively. Existing files come first, sorted by relative path (if some were
@@ -333,15 +340,20 @@ class WatchSession {
     try {
       do {
         this.#walkAgain = false;
+        const now = Date.now();
         const entries = await scanTree(this.#root);
         if (this.#closed) return;
         const specials = entries.filter((e) => e.kind === "special").map((e) => e.relative);
         const stalled = specials.some((relative) => !this.#specials.has(relative));
         this.#specials = new Set(specials);
-        const missed = diffTree(entries, this.#seen);
+        const missed = diffTree(entries, this.#seen).filter((e) => e.image);
+        // Complete files the watcher said nothing about: it is stalled or dropped them.
+        const lost = missed.some((e) =>
+          e.kind === "file" && !this.#stable.has(e.relative) && now - e.mtimeMs > LOST_AFTER_MS
+        );
         for (const entry of missed) this.#offer(entry);
-        this.#options.onWalk?.({ reason, missed: missed.filter((e) => e.image).length });
-        if (stalled) {
+        this.#options.onWalk?.({ reason, missed: missed.length });
+        if (stalled || lost) {
           await this.#startWatcher();
           this.#walkAgain = true;
         }
