@@ -31,11 +31,14 @@ import type { WriteReply, WriteRequest } from "./_soak_writer.ts";
 import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task soak [--images N] [--after M] [--rate R] [--bus nats|memory]
-    [--dir DIR] [--timeout-s T] [--backend wasm|cpu|tensorflow]
+    [--stall] [--per-worker K] [--dir DIR] [--timeout-s T] [--backend wasm|cpu|tensorflow]
 
   N: images dropped at once (default 10000).  M: images dropped afterwards at R per second
   (defaults 200 and 10), whose assignment latency is measured.
   --bus: a managed nats-server on a loopback port (default when installed) or the in-process bus.
+  --stall: a FIFO dropped halfway through the burst stalls the watcher, so the events of the
+       second half are lost and only the tree walk's diff can find those files (needs mkfifo).
+  K: files queued per decode worker (default: the stream's).
   DIR: where the watched directory and the state go, removed at the end (default
        .scanstream/soak-<pid>).
   T: give up after this long (default 3600); what was not assigned by then counts as lost.`;
@@ -74,21 +77,29 @@ async function makeImages(count: number): Promise<{ source: string; pngs: Uint8A
   return { source: "synthetic shapes", pngs };
 }
 
-/** Write `files` into `dir` from a worker thread; resolves with the seconds it took. */
-function writeInWorker(dir: string, files: [string, Uint8Array][]): Promise<number> {
+/**
+ * Write `files` into `dir` from a worker thread (see `_soak_writer.ts`); resolves with the
+ * seconds it took. `onWrote` gets each paced file's index and write time (`Date.now()`).
+ */
+function writeInWorker(
+  request: WriteRequest,
+  onWrote?: (index: number, at: number) => void,
+): Promise<number> {
   const worker = new Worker(new URL("./_soak_writer.ts", import.meta.url).href, {
     type: "module",
   });
   return new Promise<number>((resolve, reject) => {
     worker.onmessage = (event: MessageEvent<WriteReply>) => {
-      if (event.data.type === "done") resolve(event.data.seconds);
-      else reject(new Error(`Cannot write the burst: ${event.data.message}`));
+      const reply = event.data;
+      if (reply.type === "wrote") onWrote?.(reply.index, reply.at);
+      else if (reply.type === "done") resolve(reply.seconds);
+      else reject(new Error(`Cannot write the burst: ${reply.message}`));
     };
     worker.onerror = (event) => {
       event.preventDefault();
       reject(new Error(`Cannot write the burst: the writer failed (${event.message})`));
     };
-    worker.postMessage({ dir, files } satisfies WriteRequest);
+    worker.postMessage(request);
   }).finally(() => worker.terminate());
 }
 
@@ -109,8 +120,10 @@ await runTask(USAGE, async () => {
       "timeout-s": { type: "string" },
       backend: { type: "string" },
       "per-worker": { type: "string" },
+      stall: { type: "boolean" },
     },
   });
+  const stall = values.stall ?? false;
   const perWorker = optionalNumber(values["per-worker"], "--per-worker");
   const count = optionalNumber(values.images, "--images") ?? 10_000;
   const after = optionalNumber(values.after, "--after") ?? 200;
@@ -158,13 +171,21 @@ await runTask(USAGE, async () => {
     bus = MemoryBus.forPipeline(NAME);
   }
 
+  // Interrupted: stop the managed server rather than leave it behind.
+  const onSignal = () => {
+    logLine("soak: interrupted");
+    (server?.stop() ?? Promise.resolve()).finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
   const assignedAt = new Map<string, number>();
   const assignments = new Map<string, number>();
   const following = bus.subscribe(subjects(NAME).assignments, { deliverAll: true }).subscribe(
     (message) => {
       const event = decodeEvent(message.payload, assignmentEvent) as AssignmentEvent;
       assignments.set(event.id, (assignments.get(event.id) ?? 0) + 1);
-      if (!assignedAt.has(event.id)) assignedAt.set(event.id, performance.now());
+      // Wall-clock time, comparable with the writer thread's.
+      if (!assignedAt.has(event.id)) assignedAt.set(event.id, Date.now());
     },
   );
   const walks = { rescan: 0, interval: 0, missed: 0 };
@@ -173,6 +194,7 @@ await runTask(USAGE, async () => {
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
   }, 100);
+  const started = performance.now();
   const stream = await startStream({
     watch,
     bus,
@@ -188,13 +210,14 @@ await runTask(USAGE, async () => {
       onWalk: ({ reason, missed }) => {
         walks[reason]++;
         walks.missed += missed;
+        const at = ((performance.now() - started) / 1000).toFixed(1);
+        logLine(`soak: ${reason} walk at ${at} s found ${missed} files not yet emitted`);
       },
     },
     log: (line) => {
       if (line.startsWith("round")) logLine(line);
     },
   });
-  const started = performance.now();
   const deadline = started + timeoutMs;
   const waitUntil = async (done: () => boolean) => {
     while (!done() && performance.now() < deadline) {
@@ -208,10 +231,11 @@ await runTask(USAGE, async () => {
   try {
     logLine(`soak: writing ${count} images (${source}) into ${watch}, bus ${busKind}`);
     const burstStart = performance.now();
-    const writeSeconds = await writeInWorker(
-      watch,
-      pngs.slice(0, count).map((png, i) => [`img_${String(i).padStart(6, "0")}.png`, png]),
-    );
+    const writeSeconds = await writeInWorker({
+      dir: watch,
+      files: pngs.slice(0, count).map((png, i) => [`img_${String(i).padStart(6, "0")}.png`, png]),
+      fifoAt: stall ? Math.floor(count / 2) : undefined,
+    });
     logLine(`soak: wrote ${count} images in ${writeSeconds.toFixed(1)} s; draining`);
     burstWriteSeconds = writeSeconds;
     let reported = 0;
@@ -238,13 +262,15 @@ await runTask(USAGE, async () => {
     // After the burst: a steady trickle, each image's latency from its write to its assignment.
     logLine(`soak: drained in ${drainSeconds?.toFixed(1)} s; dropping ${after} at ${rate}/s`);
     const writtenAt = new Map<string, number>();
-    for (let j = 0; j < after && performance.now() < deadline; j++) {
-      const due = performance.now() + 1000 / rate;
+    const trickle = writeInWorker({
+      dir: watch,
+      files: pngs.slice(count).map((png, j) => [`late_${String(j).padStart(6, "0")}.png`, png]),
+      intervalMs: 1000 / rate,
+    }, (j, at) => {
       const id = ids[count + j];
-      if (!writtenAt.has(id) && !burstIds.has(id)) writtenAt.set(id, performance.now());
-      await Deno.writeFile(join(watch, `late_${String(j).padStart(6, "0")}.png`), pngs[count + j]);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
-    }
+      if (!writtenAt.has(id) && !burstIds.has(id)) writtenAt.set(id, at);
+    });
+    await trickle;
     await waitUntil(() => unassigned(writtenAt.keys()).length === 0);
     latencies = [...writtenAt].filter(([id]) => assignedAt.has(id))
       .map(([id, at]) => assignedAt.get(id)! - at).sort((a, b) => a - b);
@@ -256,6 +282,8 @@ await runTask(USAGE, async () => {
     following.unsubscribe();
     await bus.close();
     await server?.stop();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
   }
   const expected = new Set(ids);
   const lost = unassigned(expected).length;
@@ -265,6 +293,7 @@ await runTask(USAGE, async () => {
     distinct: burstIds.size,
     source,
     bus: busKind,
+    stall,
     backend,
     peakRssMiB: Math.round(peakRss / MIB),
     baselineRssMiB: Math.round(baselineRss / MIB),
