@@ -62,7 +62,10 @@ export interface StreamOptions {
   readonly stateDir?: string;
   /** Ground truth, file (relative to `watch`) -> class name; only for the metrics of updates. */
   readonly labels?: ReadonlyMap<string, string>;
-  /** Ingestion settings (quiet periods, workers, default 8 files per worker); `size` comes from the config. */
+  /**
+   * Ingestion settings (quiet periods, workers; 8 files per worker unless given); `size` comes
+   * from the config.
+   */
   readonly ingest?: Omit<Partial<IngestOptions>, "size" | "knownIds">;
   /** Images per serving batch (default 32) and longest wait for a batch to fill (default 200). */
   readonly batchSize?: number;
