@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { concatMap, from, lastValueFrom, map, type OperatorFunction, pipe, reduce } from "rxjs";
-import type { ScanConfig } from "../src/config.ts";
+import { augmentationOf, type ScanConfig } from "../src/config.ts";
 import { type Dataset, epochBatches, gatherBatch } from "../src/data/dataset.ts";
 import { type ClusteringMetrics, labelledMetrics } from "../src/eval/metrics.ts";
 import { kmeans } from "../src/mining/kmeans.ts";
@@ -102,7 +102,7 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
       {
         learningRate: config.pretext.learningRate,
         temperature: config.temperature,
-        augmentation: { cropScale: config.cropScale },
+        augmentation: augmentationOf(config),
       },
       new Random(config.seed * 7919 + state.pretext.epochs),
     );
@@ -160,7 +160,7 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
         learningRate: config.scan.learningRate,
         entropyWeight: config.entropyWeight,
         augment: true,
-        augmentation: { cropScale: config.cropScale },
+        augmentation: augmentationOf(config),
       },
       new Random(config.seed * 15485863 + state.scan.epochs),
     );
@@ -236,7 +236,7 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
         learningRate: config.selflabel.learningRate,
         threshold: config.confidenceThreshold,
         head,
-        augmentation: { cropScale: config.cropScale },
+        augmentation: augmentationOf(config),
       },
       new Random(config.seed * 49979687 + state.selflabel.epochs),
     );
@@ -353,13 +353,22 @@ function pairFeatures(
 async function checkConfig(paths: RunPaths, config: ScanConfig): Promise<void> {
   const saved = await readJsonIfExists<ScanConfig>(paths.config);
   if (saved) {
+    // Runs saved before `invertProbability` existed trained without inversion. Keys are sorted,
+    // so an old config.json compares equal whatever order its fields were written in.
     const strip = (c: ScanConfig) =>
-      JSON.stringify({
-        ...c,
-        pretext: { ...c.pretext, epochs: 0 },
-        scan: { ...c.scan, epochs: 0 },
-        selflabel: { ...c.selflabel, epochs: 0 },
-      });
+      JSON.stringify(
+        {
+          ...c,
+          invertProbability: c.invertProbability ?? 0,
+          pretext: { ...c.pretext, epochs: 0 },
+          scan: { ...c.scan, epochs: 0 },
+          selflabel: { ...c.selflabel, epochs: 0 },
+        },
+        (_key, value) =>
+          value && typeof value === "object" && !Array.isArray(value)
+            ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a < b ? -1 : 1))
+            : value,
+      );
     if (strip(saved) !== strip(config)) {
       throw new Error(
         `Cannot resume run ${paths.root}: it was started with a different config ` +

@@ -9,6 +9,7 @@
  *      └─ batchWithin ─ store + index (trainer.add) ─ publishEach ▶ images
  *                            └─ assignPending ─ publishEach ─────▶ assignments
  * trainer rounds ─ cluster update ─────────────────────────────────▶ clusters
+ *      ├─ pseudo-labels accepted by self-labelling ──────────────────▶ labels
  *      └─ assignPending (the first clustering assigns everything seen so far) ▶ assignments
  * ```
  *
@@ -38,6 +39,7 @@ import {
   type AssignmentEvent,
   type ClusterUpdateEvent,
   encodeEvent,
+  type LabelEvent,
   refusalEvent,
 } from "../src/stream/events.ts";
 import type { RoundConfig } from "../src/stream/round_config.ts";
@@ -47,6 +49,7 @@ import type { Bus } from "../src/transport/bus.ts";
 import { Outbox } from "../src/transport/outbox.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { encodeTensor } from "../src/transport/tensor_codec.ts";
+import { printable, quote } from "../src/util/quote.ts";
 
 /** What a stream needs. */
 export interface StreamOptions {
@@ -149,7 +152,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
           }),
         () => counts.refused++,
       );
-      log(`refused ${refusal.path}: ${refusal.reason}`);
+      log(`refused ${quote(refusal.path)}: ${printable(refusal.reason)}`);
     } finally {
       credits.release();
     }
@@ -189,6 +192,13 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
           msgId: `clusters:${event.version}`,
         }),
       () => counts.updates++,
+    );
+  const publishLabels = (event: LabelEvent, round: number) =>
+    outbox.send(() =>
+      bus.publish(s.labels, encodeEvent(event), {
+        headers: JSON_HEADERS,
+        msgId: `labels:${round}`,
+      })
     );
   const publishPending = () =>
     lastValueFrom(
@@ -252,6 +262,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       if (report === null) continue;
       log(describeRound(report));
       if (report.update !== null) await publishUpdate(report.update);
+      if (report.labels !== null) await publishLabels(report.labels, report.round);
       await publishPending();
       await trainer.checkpoint(true, unconfirmed);
     }
@@ -309,7 +320,8 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   };
 }
 
-function describeRound(report: RoundReport): string {
+/** A round as one progress line (the cluster worker logs the same). */
+export function describeRound(report: RoundReport): string {
   const l = report.losses;
   const parts = [
     `round ${report.round}: ${report.images} images, ${report.seconds.toFixed(1)}s`,

@@ -38,6 +38,12 @@ export interface ScanConfig {
    */
   readonly cropScale: readonly [number, number];
   /**
+   * Probability of inverting an image in every augmentation (not in the paper: 0). For data where
+   * a class comes in either polarity, as the fixtures' random foreground and background colours:
+   * without it SimCLR keeps polarity, and SCAN splits rings and crosses by it (BENCHMARKS.md).
+   */
+  readonly invertProbability: number;
+  /**
    * SCAN updates the clustering heads only, on frozen backbone features computed once (the
    * official code's `update_cluster_head_only`): far cheaper per epoch on a CPU, so more epochs.
    */
@@ -62,6 +68,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     confidenceThreshold: 0.99,
     temperature: 0.1,
     cropScale: [0.5, 1],
+    invertProbability: 0.5,
     clusterHeadOnly: true,
     pretext: { epochs: 150, batchSize: 64, learningRate: 3e-3 },
     scan: { epochs: 200, batchSize: 64, learningRate: 1e-2 },
@@ -79,6 +86,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     confidenceThreshold: 0.99,
     temperature: 0.1,
     cropScale: [0.5, 1],
+    invertProbability: 0,
     clusterHeadOnly: true,
     pretext: { epochs: 4, batchSize: 256, learningRate: 2e-3 },
     scan: { epochs: 50, batchSize: 256, learningRate: 1e-2 },
@@ -96,6 +104,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     confidenceThreshold: 0.99,
     temperature: 0.1,
     cropScale: [0.2, 1],
+    invertProbability: 0,
     clusterHeadOnly: false,
     pretext: { epochs: 500, batchSize: 512, learningRate: 1e-3 },
     scan: { epochs: 100, batchSize: 128, learningRate: 1e-4 },
@@ -188,6 +197,12 @@ function validateConfig(config: ScanConfig): void {
       `Cannot build config: cropScale must satisfy 0 < min <= max <= 1, current value is [${lo}, ${hi}]`,
     );
   }
+  if (!(config.invertProbability >= 0 && config.invertProbability <= 1)) {
+    throw new RangeError(
+      "Cannot build config: invertProbability must be in [0, 1], " +
+        `current value is ${config.invertProbability}`,
+    );
+  }
   if (!(config.temperature > 0)) {
     throw new RangeError(
       `Cannot build config: temperature must be positive, current value is ${config.temperature}`,
@@ -201,4 +216,11 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** The augmentation settings a config fixes, for every stage's weak and strong views. */
+export function augmentationOf(
+  config: ScanConfig,
+): { cropScale: readonly [number, number]; invertProbability: number } {
+  return { cropScale: config.cropScale, invertProbability: config.invertProbability };
 }

@@ -3,6 +3,7 @@
  * and the `--backend` choice. Tasks parse their arguments here and nowhere else touches argv.
  */
 import { type BackendName, BACKENDS, initBackend } from "../src/backend/backend.ts";
+import { type NatsAuth, natsAuth, type NatsAuthFlags } from "../src/transport/nats_auth.ts";
 import { logLine } from "../src/util/progress.ts";
 
 /** A problem with how the task was called: printed with the usage, exit code 2. */
@@ -74,4 +75,13 @@ export function numericFlags(
 /** Print one JSON value as a line on stdout. */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value));
+}
+
+/** NATS credentials from the `--nats-*` flags and `NATS_*` variables; a conflict is a usage error. */
+export function natsAuthOrUsage(flags: NatsAuthFlags): NatsAuth {
+  try {
+    return natsAuth(flags);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }

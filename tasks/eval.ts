@@ -10,6 +10,7 @@ import { labelledMetrics } from "../src/eval/metrics.ts";
 import { argmaxRows } from "../src/operators/classify.ts";
 import { loadRun } from "../src/run/load_run.ts";
 import { logLine } from "../src/util/progress.ts";
+import { printable, quote } from "../src/util/quote.ts";
 import { optionalNumber, printJson, required, runTask, selectBackend, UsageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task eval --run RUN --data D [--labels L] [--limit N]
@@ -49,7 +50,7 @@ await runTask(USAGE, async () => {
       size: run.config.inputSize,
       labels: values.labels,
       limit,
-      onRefusal: (r) => logLine(`refused ${r.path}: ${r.reason}`),
+      onRefusal: (r) => logLine(`refused ${quote(r.path)}: ${printable(r.reason)}`),
     });
     const labels = dataset.labels!;
     const labelled = labels.filter((label) => label >= 0).length;

@@ -10,25 +10,31 @@ import {
   assignmentEvent,
   clusterUpdateEvent,
   decodeEvent,
+  labelEvent,
   refusalEvent,
 } from "../src/stream/events.ts";
 import type { BusMessage } from "../src/transport/bus.ts";
+import { describeAuth, redactServers } from "../src/transport/nats_auth.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
 import { subjects, validatePipelineName } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import { runTask, UsageError } from "./_cli.ts";
+import { natsAuthOrUsage, runTask, UsageError } from "./_cli.ts";
 
 const USAGE =
-  `usage: deno task events [--nats URL] [--name NAME] [--subject clusters|assignments|errors|all]
+  `usage: deno task events [--nats URL] [--name NAME] [--subject clusters|assignments|errors|labels|all]
+    [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
 
   URL: the NATS server of the stream (default: $NATS_URL, else nats://127.0.0.1:4222).
   NAME: the pipeline name (default default).
-  --subject: which events (default all).`;
+  --subject: which events (default all).
+  NATS credentials: flags, else $NATS_CREDS, $NATS_USER + $NATS_PASS or $NATS_TOKEN (prefer
+       these or a creds file: a command line is visible to other users); never printed.`;
 
 const KINDS = {
   assignments: { type: "assignment", construct: assignmentEvent },
   errors: { type: "refusal", construct: refusalEvent },
   clusters: { type: "cluster-update", construct: clusterUpdateEvent },
+  labels: { type: "labels", construct: labelEvent },
 } as const;
 type Kind = keyof typeof KINDS;
 
@@ -37,6 +43,10 @@ await runTask(USAGE, async () => {
     args: Deno.args,
     options: {
       nats: { type: "string" },
+      "nats-creds": { type: "string" },
+      "nats-user": { type: "string" },
+      "nats-pass": { type: "string" },
+      "nats-token": { type: "string" },
       name: { type: "string" },
       subject: { type: "string" },
     },
@@ -50,13 +60,14 @@ await runTask(USAGE, async () => {
   const choice = values.subject ?? "all";
   if (choice !== "all" && !(choice in KINDS)) {
     throw new UsageError(
-      `--subject must be one of clusters, assignments, errors, all, current value is ${choice}`,
+      `--subject must be one of clusters, assignments, errors, labels, all, current value is ${choice}`,
     );
   }
   const kinds = choice === "all" ? Object.keys(KINDS) as Kind[] : [choice as Kind];
   const url = values.nats ?? Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222";
-  logLine(`connecting to ${url}`);
-  const bus = await NatsBus.connect({ servers: url, name });
+  const auth = natsAuthOrUsage(values);
+  logLine(`connecting to ${redactServers(url)} (${describeAuth(auth)})`);
+  const bus = await NatsBus.connect({ servers: url, name, ...auth });
   const s = subjects(name);
   const stop = new Subject<void>();
   const onSignal = () => stop.next();

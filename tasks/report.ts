@@ -11,6 +11,7 @@ import { argmaxRows } from "../src/operators/classify.ts";
 import { writeReport } from "../src/report/write_report.ts";
 import { loadRun } from "../src/run/load_run.ts";
 import { logLine } from "../src/util/progress.ts";
+import { printable, quote } from "../src/util/quote.ts";
 import { optionalNumber, printJson, required, runTask, selectBackend, UsageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task report --run RUN --data D --out DIR [--labels L] [--limit N]
@@ -56,7 +57,7 @@ await runTask(USAGE, async () => {
       size: run.config.inputSize,
       labels: values.labels,
       limit,
-      onRefusal: (r) => logLine(`refused ${r.path}: ${r.reason}`),
+      onRefusal: (r) => logLine(`refused ${quote(r.path)}: ${printable(r.reason)}`),
     });
     if (dataset.n === 0) throw new Error(`Cannot write report: ${data} holds no readable image`);
     const probabilities = await predictDataset(run.model, run.head, dataset);

@@ -6,30 +6,47 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startStream } from "../pipelines/stream.ts";
+import { type RunningBoard, startBoard } from "../src/board/board_server.ts";
+import { streamImageSource } from "../src/board/image_source.ts";
 import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
 import { makeRoundConfig, type RoundConfig } from "../src/stream/round_config.ts";
 import type { Bus } from "../src/transport/bus.ts";
 import { MemoryBus } from "../src/transport/memory_bus.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
+import { describeAuth, redactServers } from "../src/transport/nats_auth.ts";
 import { findNatsServer, type NatsServer, startNatsServer } from "../src/transport/nats_server.ts";
 import { validatePipelineName } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import { numericFlags, required, runTask, selectBackend, UsageError } from "./_cli.ts";
+import {
+  natsAuthOrUsage,
+  numericFlags,
+  required,
+  runTask,
+  selectBackend,
+  UsageError,
+} from "./_cli.ts";
+import { boardPort } from "./board.ts";
 
 const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] [--name NAME]
+    [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
     [--clusters C] [--labels L] [--preset NAME] [--backend wasm|cpu|tensorflow]
     [--input-size S] [--heads N] [--neighbours K] [--seed N]
     [--pretext-steps N] [--scan-steps N] [--selflabel-steps N] [--warmup-steps N]
-    [--selflabel-after N] [--min-images N]
+    [--selflabel-after N] [--min-images N] [--board PORT]
 
   DIR: the directory to watch (only read); existing images first, then new ones as they land.
   STATE: where the state lives, so a restart resumes (default .scanstream/<NAME>).
   URL: a NATS server (default: $NATS_URL; else a nats-server child on a free loopback port, its
        JetStream data in STATE/nats; else the in-process bus, seen by no other process).
   NAME: the pipeline name, subjects scan.<NAME>.* (default default).
+  NATS credentials (for URL): flags, else $NATS_CREDS, $NATS_USER + $NATS_PASS or $NATS_TOKEN;
+       prefer the variables or a creds file, since other users can read a command line. They are
+       never printed; a URL is logged with any user:pass@ part as ***@.
   L: CSV with header file,label (file relative to DIR); used only for the metrics of updates.
   presets: ${Object.keys(PRESETS).join(", ")} (default fixtures).
+  PORT: serve the live board (deno task board) on 127.0.0.1:PORT too, with neighbour lists
+       (0 picks a free port); prints BOARD_URL=...
   Watch with: deno task events --nats URL --name NAME`;
 
 await runTask(USAGE, async () => {
@@ -39,6 +56,10 @@ await runTask(USAGE, async () => {
       watch: { type: "string" },
       state: { type: "string" },
       nats: { type: "string" },
+      "nats-creds": { type: "string" },
+      "nats-user": { type: "string" },
+      "nats-pass": { type: "string" },
+      "nats-token": { type: "string" },
       name: { type: "string" },
       clusters: { type: "string" },
       labels: { type: "string" },
@@ -54,6 +75,7 @@ await runTask(USAGE, async () => {
       "warmup-steps": { type: "string" },
       "selflabel-after": { type: "string" },
       "min-images": { type: "string" },
+      board: { type: "string" },
     },
   });
   const watch = required(values.watch, "--watch");
@@ -86,6 +108,7 @@ await runTask(USAGE, async () => {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const port = values.board === undefined ? undefined : boardPort(values.board, "--board", 0);
   const stateDir = values.state ?? join(".scanstream", name);
   const labels = values.labels === undefined ? undefined : await readLabels(values.labels);
   const backend = await selectBackend(values.backend);
@@ -94,8 +117,9 @@ await runTask(USAGE, async () => {
   let bus: Bus;
   const url = values.nats ?? Deno.env.get("NATS_URL");
   if (url !== undefined && url !== "") {
-    logLine(`connecting to ${url}`);
-    bus = await NatsBus.connect({ servers: url, name });
+    const auth = natsAuthOrUsage(values);
+    logLine(`connecting to ${redactServers(url)} (${describeAuth(auth)})`);
+    bus = await NatsBus.connect({ servers: url, name, ...auth });
   } else if ((await findNatsServer()) !== null) {
     await Deno.mkdir(stateDir, { recursive: true });
     server = await startNatsServer({ storeDir: join(stateDir, "nats") });
@@ -112,6 +136,7 @@ await runTask(USAGE, async () => {
     bus = MemoryBus.forPipeline(name);
   }
 
+  let board: RunningBoard | undefined;
   try {
     logLine(`stream ${name}: watching ${watch}, state in ${stateDir}, backend ${backend}`);
     const stream = await startStream({
@@ -124,6 +149,18 @@ await runTask(USAGE, async () => {
       labels,
       log: logLine,
     });
+    if (port !== undefined) {
+      board = startBoard({
+        bus,
+        name,
+        port,
+        images: streamImageSource(stream.trainer),
+        connection: bus instanceof NatsBus ? bus.connectionChanges() : undefined,
+        log: logLine,
+      });
+      logLine(`board at ${board.url}`);
+      console.log(`BOARD_URL=${board.url}`);
+    }
     let signalled = false;
     const onSignal = () => {
       if (signalled) {
@@ -143,6 +180,7 @@ await runTask(USAGE, async () => {
       Deno.removeSignalListener("SIGTERM", onSignal);
     }
   } finally {
+    await board?.close();
     await bus.close();
     await server?.stop();
   }

@@ -7,6 +7,7 @@ import { runOffline } from "../pipelines/offline.ts";
 import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
 import { loadDataset } from "../src/data/load_dataset.ts";
 import { logLine } from "../src/util/progress.ts";
+import { printable, quote } from "../src/util/quote.ts";
 import {
   numericFlags,
   optionalNumber,
@@ -75,7 +76,7 @@ await runTask(USAGE, async () => {
   const backend = await selectBackend(values.backend);
   const limit = optionalNumber(values.limit, "--limit");
   const onRefusal = (r: { path: string; reason: string }) =>
-    logLine(`refused ${r.path}: ${r.reason}`);
+    logLine(`refused ${quote(r.path)}: ${printable(r.reason)}`);
   const t0 = performance.now();
   const train = await loadDataset(data, {
     size: config.inputSize,

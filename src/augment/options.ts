@@ -45,6 +45,11 @@ export interface WeakOptions {
   hue: number;
   /** Probability of converting an image to grayscale (kept as 3 equal channels). Default 0.2. */
   grayscaleProbability: number;
+  /**
+   * Probability of inverting an image (`1 - x`), after the rest. Default 0, as the paper; for
+   * data where a class appears in either polarity (see `randomInvert`).
+   */
+  invertProbability: number;
 }
 
 /** Options of `strongAugment`: the weak view, then RandAugment, then Cutout. */
@@ -76,6 +81,7 @@ export const DEFAULT_WEAK_OPTIONS: Readonly<WeakOptions> = Object.freeze({
   saturation: 0.4,
   hue: 0.1,
   grayscaleProbability: 0.2,
+  invertProbability: 0,
 });
 
 export const DEFAULT_STRONG_OPTIONS: Readonly<StrongOptions> = Object.freeze({
@@ -100,6 +106,7 @@ export function resolveWeakOptions(options: Partial<WeakOptions> = {}): Readonly
   checkBetween("flipProbability", resolved.flipProbability, 0, 1);
   checkBetween("jitterProbability", resolved.jitterProbability, 0, 1);
   checkBetween("grayscaleProbability", resolved.grayscaleProbability, 0, 1);
+  checkBetween("invertProbability", resolved.invertProbability, 0, 1);
   checkBetween("brightness", resolved.brightness, 0, 1);
   checkBetween("contrast", resolved.contrast, 0, 1);
   checkBetween("saturation", resolved.saturation, 0, 1);

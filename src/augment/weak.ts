@@ -1,6 +1,6 @@
 /**
  * The weak augmentation: SimCLR's view as SCAN's pretext stage uses it (random resized crop,
- * horizontal flip, colour jitter with probability 0.8, grayscale with probability 0.2), on a
+ * horizontal flip, colour jitter with probability 0.8, grayscale with probability 0.2; optionally inversion), on a
  * whole batch at once with per-image random parameters.
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -9,6 +9,7 @@ import { checkImages } from "./check_images.ts";
 import { colourJitter } from "./colour_jitter.ts";
 import { randomResizedCropFlip } from "./crop_flip.ts";
 import { randomGrayscale } from "./grayscale.ts";
+import { randomInvert } from "./invert.ts";
 import { resolveWeakOptions, type WeakOptions } from "./options.ts";
 
 /**
@@ -30,6 +31,7 @@ export function weakAugment(
   return tf.tidy(() => {
     const cropped = randomResizedCropFlip(images, rng, resolved);
     const jittered = colourJitter(cropped, rng, resolved);
-    return randomGrayscale(jittered, rng, resolved.grayscaleProbability);
+    const gray = randomGrayscale(jittered, rng, resolved.grayscaleProbability);
+    return randomInvert(gray, rng, resolved.invertProbability);
   });
 }

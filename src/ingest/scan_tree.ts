@@ -23,6 +23,8 @@ export interface TreeEntry {
   size: number;
   /** Last modification, ms since the epoch (0 when unknown). */
   mtimeMs: number;
+  /** Hard links to it (1 when unknown): more than one means it was linked, not written. */
+  links: number;
   /** Changes when the content may have changed: size, mtime, inode and kind. */
   signature: string;
 }
@@ -102,7 +104,8 @@ function entryOf(
   const size = kind === "file" ? info?.size ?? 0 : 0;
   const mtimeMs = info?.mtime?.getTime() ?? 0;
   const signature = `${kind}:${size}:${mtimeMs}:${info?.ino ?? 0}`;
-  return { relative, kind, image, size, mtimeMs, signature };
+  const links = info?.nlink ?? 1;
+  return { relative, kind, image, size, mtimeMs, links, signature };
 }
 
 async function statOrNull(path: string, follow: boolean): Promise<Deno.FileInfo | null> {

@@ -264,7 +264,7 @@ class WatchSession {
       } else if (kind === "modify") {
         if (isCandidate(relative)) this.#stable.touch(relative, true);
       } else {
-        this.#recheck(relative);
+        this.#recheck(relative, kind === "create");
       }
     }
   }
@@ -285,8 +285,16 @@ class WatchSession {
     if (entry.image) this.#emit(entry);
   }
 
-  /** Something appeared or changed without a completion signal: look at what it is. */
-  async #recheck(relative: string): Promise<void> {
+  /**
+   * Something appeared or changed without a completion signal: look at what it is.
+   *
+   * @param created the event was a creation. Where closes are reported (Linux), a regular file
+   *   with a single link was created by opening it for writing, so its close will come: it waits
+   *   for that close (or `writtenStableMs`), not for a quiet `stableMs`, because a writer may
+   *   pause longer than that between creating the file and writing to it. Only a hard link (more
+   *   than one link) has no close to wait for.
+   */
+  async #recheck(relative: string, created = false): Promise<void> {
     const entry = await statEntry(this.#root, relative);
     if (this.#closed || entry === null) return;
     if (entry.kind === "directory") {
@@ -294,7 +302,10 @@ class WatchSession {
       await this.#walkUnder(relative);
       if (entry.image) this.#emit(entry);
     } else if (entry.image) {
-      this.#offer(entry);
+      const writing = created && HAS_CLOSE_EVENTS && entry.kind === "file" && entry.links === 1;
+      if (writing && this.#seen.get(entry.relative) !== entry.signature) {
+        this.#stable.touch(entry.relative, true);
+      } else this.#offer(entry);
     }
   }
 

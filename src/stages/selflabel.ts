@@ -20,6 +20,21 @@ export interface SelfLabelOptions {
   readonly head: number;
   /** Overrides of both augmentations (the weak view's fields apply to both). */
   readonly augmentation?: Partial<StrongOptions>;
+  /**
+   * Train the kept head only, on the frozen backbone's features of both views (inference mode),
+   * where the backbone belongs to another task: in the stream it goes on with SimCLR steps.
+   */
+  readonly headOnly?: boolean;
+}
+
+/** One image of a batch that passed the threshold, and the cluster it was taught. */
+export interface AcceptedLabel {
+  /** Row in the batch. */
+  readonly row: number;
+  /** Cluster of the trained head. */
+  readonly cluster: number;
+  /** Probability of that cluster under the weak view. */
+  readonly confidence: number;
 }
 
 /** Result of one self-labelling step. */
@@ -27,6 +42,8 @@ export interface SelfLabelLoss {
   readonly loss: number;
   /** Images of the batch that passed the threshold. */
   readonly confident: number;
+  /** Those images, their pseudo-labels and confidences. */
+  readonly accepted: readonly AcceptedLabel[];
 }
 
 /** The self-labelling optimiser over a clustering model; owns the optimiser, not the model. */
@@ -42,7 +59,14 @@ export class SelfLabelTrainer {
     this.#options = options;
     this.#rng = rng;
     this.#optimizer = tf.train.adam(options.learningRate);
-    this.#variables = trainableVariables(model.backbone, model.heads);
+    this.#variables = options.headOnly
+      ? trainableVariables(model.heads)
+      : trainableVariables(model.backbone, model.heads);
+  }
+
+  /** The kept head's logits; the backbone in inference mode when it is frozen. */
+  #logits(images: tf.Tensor4D): tf.Tensor2D {
+    return headLogits(this.#model, images, !this.#options.headOnly)[this.#options.head];
   }
 
   /** One step on a batch [B, S, S, 3] in [0, 1]. */
@@ -52,34 +76,34 @@ export class SelfLabelTrainer {
     // Training mode, as the official code: batch-norm statistics then see weak views as well as
     // strong ones, so they do not drift to strongly augmented images only.
     const weakLogits = tf.tidy(() =>
-      headLogits(
-        this.#model,
-        weakAugment(images, this.#rng, this.#options.augmentation),
-        true,
-      )[this.#options.head]
+      this.#logits(weakAugment(images, this.#rng, this.#options.augmentation))
     );
     const { targets, weights, numConfident } = confidenceTargets(
       weakLogits,
       this.#options.threshold,
       true,
     );
+    const clusters = weakLogits.shape[1];
+    const probabilities = tf.tidy(() => tf.softmax(weakLogits).dataSync() as Float32Array);
     weakLogits.dispose();
-    if (numConfident === 0) return { loss: 0, confident: 0 };
+    const accepted: AcceptedLabel[] = [];
+    weights.forEach((w, row) => {
+      if (w > 0) {
+        const cluster = targets[row];
+        accepted.push({ row, cluster, confidence: probabilities[row * clusters + cluster] });
+      }
+    });
+    if (numConfident === 0) return { loss: 0, confident: 0, accepted };
     const strong = strongAugment(images, this.#rng, this.#options.augmentation);
     const cost = this.#optimizer.minimize(
-      () =>
-        confidenceCrossEntropy(
-          headLogits(this.#model, strong, true)[this.#options.head],
-          targets,
-          weights,
-        ),
+      () => confidenceCrossEntropy(this.#logits(strong), targets, weights),
       true,
       this.#variables,
     );
     strong.dispose();
     const loss = cost!.dataSync()[0];
     cost!.dispose();
-    return { loss, confident: numConfident };
+    return { loss, confident: numConfident, accepted };
   }
 
   dispose(): void {

@@ -12,8 +12,8 @@ export interface RoundConfig {
   /** SCAN steps per round, once clustering has started (head-only steps with `clusterHeadOnly`). */
   readonly scanSteps: number;
   /**
-   * Self-labelling steps per round, once it has started; not with `clusterHeadOnly`, where the
-   * backbone belongs to the pretext task.
+   * Self-labelling steps per round, once it has started; with `clusterHeadOnly` they train the
+   * kept head only, since the backbone belongs to the pretext task.
    */
   readonly selflabelSteps: number;
   /** Pretext steps the backbone needs in total before SCAN starts (features worth mining). */

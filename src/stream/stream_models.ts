@@ -147,6 +147,19 @@ export class StreamModels {
   }
 
   /**
+   * Cluster probabilities of head `head` for backbone features `[n, F]` (computed by another
+   * process with these networks), float32 `[n, C]`: `probabilities` without the backbone pass.
+   */
+  probabilitiesOf(features: Float32Array, n: number, head: number): Float32Array {
+    return tf.tidy(() => {
+      const out = this.heads.apply(tf.tensor2d(features, [n, features.length / n]), {
+        training: false,
+      }) as tf.Tensor2D | tf.Tensor2D[];
+      return tf.softmax((Array.isArray(out) ? out : [out])[head]).dataSync() as Float32Array;
+    });
+  }
+
+  /**
    * Logits of every head for the images at `indices` (default all), one float32
    * `[indices.length, C]` array per head, in inference mode.
    */

@@ -22,7 +22,7 @@
  */
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import type { ScanConfig } from "../config.ts";
+import { augmentationOf, type ScanConfig } from "../config.ts";
 import { batchToTensor, type Dataset, gatherBatch } from "../data/dataset.ts";
 import { labelledMetrics } from "../eval/metrics.ts";
 import { NeighbourIndex } from "../mining/neighbour_index.ts";
@@ -31,6 +31,7 @@ import { PretextTrainer } from "../stages/pretext.ts";
 import { evaluateHeads, ScanTrainer } from "../stages/scan.ts";
 import { SelfLabelTrainer } from "../stages/selflabel.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../util/atomic_write.ts";
+import { concatFloat32 } from "../util/concat.ts";
 import { Random } from "../util/random.ts";
 import { alignClusters, applyAlignment } from "./align_clusters.ts";
 import {
@@ -40,6 +41,8 @@ import {
   clusterUpdateEvent,
   diffAssignments,
   exemplars,
+  type LabelEvent,
+  labelEvent,
   type RoundLosses,
 } from "./events.ts";
 import type { RoundConfig } from "./round_config.ts";
@@ -87,6 +90,30 @@ export interface RoundReport {
   readonly losses: RoundLosses;
   /** The update to publish, when the round changed the clustering (or made the first one). */
   readonly update: ClusterUpdateEvent | null;
+  /** The pseudo-labels self-labelling accepted this round, in stable cluster ids; or null. */
+  readonly labels: LabelEvent | null;
+}
+
+/**
+ * Features of new images computed in another process (an embed worker) with the serving
+ * networks of the current round, row j for the j-th image given to `add`.
+ */
+export interface ServedFeatures {
+  /** L2-normalised pretext features `[n, 128]`: what the neighbour index holds. */
+  readonly projected: Float32Array;
+  /** Backbone features `[n, F]`: what the clustering heads read. */
+  readonly backbone: Float32Array;
+}
+
+/** What serves new images now: the round its networks come from and how clusters are named. */
+export interface ServingModel {
+  /** Training rounds behind the serving networks: the checkpoint number. */
+  readonly round: number;
+  /** Clustering version of the assignments it makes (0: none yet). */
+  readonly version: number;
+  readonly head: number;
+  /** Head cluster -> stable cluster id. */
+  readonly permutation: readonly number[];
 }
 
 /** Options of `StreamTrainer.open`. */
@@ -126,6 +153,8 @@ export class StreamTrainer {
   readonly #refused: Set<string>;
   /** Store indices without a published assignment, ascending. */
   #unassigned: number[];
+  /** Backbone features of unassigned images, given to `add` for the serving round. */
+  readonly #served = new Map<number, Float32Array>();
   /** Rounds in a row that changed nothing. */
   #quiet = 0;
   #imagesAtLastRound = -1;
@@ -162,7 +191,7 @@ export class StreamTrainer {
       {
         learningRate: this.config.pretext.learningRate,
         temperature: this.config.temperature,
-        augmentation: { cropScale: this.config.cropScale },
+        augmentation: augmentationOf(this.config),
       },
       new Random(seed + 1),
     );
@@ -172,7 +201,7 @@ export class StreamTrainer {
         learningRate: this.config.scan.learningRate,
         entropyWeight: this.config.entropyWeight,
         augment: true,
-        augmentation: { cropScale: this.config.cropScale },
+        augmentation: augmentationOf(this.config),
       },
       new Random(seed + 2),
     );
@@ -247,6 +276,16 @@ export class StreamTrainer {
     return this.#state.version > 0;
   }
 
+  /** The networks that serve new images, as another process must name them. */
+  get serving(): ServingModel {
+    return {
+      round: this.#state.steps.rounds,
+      version: this.#state.version,
+      head: this.#state.head,
+      permutation: [...this.#state.permutation],
+    };
+  }
+
   /** Training steps taken so far, per stage, and rounds. */
   get steps(): Readonly<TrainerState["steps"]> {
     return { ...this.#state.steps };
@@ -266,6 +305,20 @@ export class StreamTrainer {
   }
 
   /**
+   * The neighbour list of stored image `id`, most similar first, itself left out; undefined for
+   * an id not stored. A copy: for read-only views of the stream (the live board).
+   */
+  neighboursOf(id: string): { id: string; similarity: number }[] | undefined {
+    const i = this.#index.indexOf(id);
+    if (i < 0) return undefined;
+    const list = this.#index.neighboursOf(i);
+    return Array.from(list.indices, (j, r) => ({
+      id: this.#index.idOf(j),
+      similarity: list.similarities[r],
+    })).filter((neighbour) => neighbour.id !== id);
+  }
+
+  /**
    * Whether `path`'s refusal still has to be reported, and note that it has been: a restart
    * that meets the same bad file again does not report it twice.
    */
@@ -280,19 +333,30 @@ export class StreamTrainer {
    * insert them into the neighbour index. Synchronous, so it never interleaves with a training
    * step.
    *
+   * @param served their features, when another process computed them with the serving
+   *   networks (`serving.round`); without them the serving backbone embeds them here.
    * @returns the images that were new.
    */
-  add(images: readonly StoredImage[]): StoredImage[] {
+  add(images: readonly StoredImage[], served?: ServedFeatures): StoredImage[] {
     const added: StoredImage[] = [];
     const indices: number[] = [];
-    for (const image of images) {
+    const given: number[] = [];
+    images.forEach((image, j) => {
       const { index, added: isNew } = this.store.add(image);
-      if (!isNew) continue;
+      if (!isNew) return;
       added.push(image);
       indices.push(index);
-    }
+      given.push(j);
+    });
     if (added.length === 0) return added;
-    const features = this.#serving.features(this.store.view(), indices);
+    let features: Float32Array;
+    if (served === undefined) {
+      features = this.#serving.features(this.store.view(), indices);
+    } else {
+      features = rows(served.projected, FEATURE_DIM, given);
+      const dim = served.backbone.length / images.length;
+      given.forEach((j, r) => this.#served.set(indices[r], rows(served.backbone, dim, [j])));
+    }
     this.#index.addBatch(added.map((image) => image.id), features, added.length);
     this.#unassigned.push(...indices);
     return added;
@@ -307,7 +371,7 @@ export class StreamTrainer {
     const indices = this.#unassigned;
     this.#unassigned = [];
     const view = this.store.view();
-    const probabilities = this.#serving.probabilities(view, this.#state.head, indices);
+    const probabilities = this.#servingProbabilities(view, indices);
     const best = argmaxRows(probabilities, indices.length, this.config.clusters);
     return indices.map((i, j) => {
       const cluster = this.#state.permutation[best.clusters[j]];
@@ -321,6 +385,33 @@ export class StreamTrainer {
         modelVersion: this.#state.version,
       });
     });
+  }
+
+  /** Serving probabilities of `indices`: the heads alone where `add` was given features. */
+  #servingProbabilities(view: Dataset, indices: readonly number[]): Float32Array {
+    const { clusters } = this.config;
+    const head = this.#state.head;
+    const given = indices.filter((i) => this.#served.has(i));
+    const rest = indices.filter((i) => !this.#served.has(i));
+    const fromFeatures = given.length === 0 ? new Float32Array(0) : this.#serving.probabilitiesOf(
+      concatFloat32(given.map((i) => this.#served.get(i)!)),
+      given.length,
+      head,
+    );
+    const fromPixels = rest.length === 0
+      ? new Float32Array(0)
+      : this.#serving.probabilities(view, head, rest);
+    const out = new Float32Array(indices.length * clusters);
+    let g = 0;
+    let r = 0;
+    indices.forEach((i, j) => {
+      const row = this.#served.has(i)
+        ? fromFeatures.subarray(g * clusters, ++g * clusters)
+        : fromPixels.subarray(r * clusters, ++r * clusters);
+      out.set(row, j * clusters);
+      this.#served.delete(i);
+    });
+    return out;
   }
 
   /**
@@ -364,6 +455,8 @@ export class StreamTrainer {
       entropy: [] as number[],
     };
     const selflabelLosses: number[] = [];
+    /** Image id -> pseudo-label in the head's own cluster ids. */
+    const accepted = new Map<string, { cluster: number; confidence: number }>();
     let head = this.#state.head;
     const scanReady = view.n >= rounds.minImages && steps.pretext >= rounds.warmupSteps;
     if (scanReady) {
@@ -398,9 +491,7 @@ export class StreamTrainer {
         ? this.#training.headLogitsOf(embedded.backbone, view.n)
         : this.#training.logits(view);
       head = this.#bestHead(logits, view.n, lists.indices, k);
-      // With a frozen backbone the backbone belongs to the pretext task: self-labelling, which
-      // fine-tunes it, does not run.
-      if (!config.clusterHeadOnly && steps.scan >= rounds.selflabelAfter) {
+      if (steps.scan >= rounds.selflabelAfter) {
         if (this.#selflabel === undefined || head !== this.#state.head) {
           this.#selflabel?.dispose();
           this.#selflabel = new SelfLabelTrainer(
@@ -409,7 +500,9 @@ export class StreamTrainer {
               learningRate: config.selflabel.learningRate,
               threshold: config.confidenceThreshold,
               head,
-              augmentation: { cropScale: config.cropScale },
+              augmentation: augmentationOf(config),
+              // A frozen backbone belongs to the pretext task, which goes on every round.
+              headOnly: config.clusterHeadOnly,
             },
             new Random(config.seed * 49979687 + steps.rounds),
           );
@@ -417,10 +510,19 @@ export class StreamTrainer {
         for (let s = 0; s < rounds.selflabelSteps; s++) {
           await macrotask();
           if (signal?.aborted) return null;
-          const images = sampled(config.selflabel.batchSize);
-          const { loss, confident } = this.#selflabel.step(images);
+          const current = this.store.view();
+          const batch = sample(current.n, config.selflabel.batchSize, rng);
+          const images = batchToTensor(gatherBatch(current, batch));
+          const { loss, confident, accepted: rows } = this.#selflabel.step(images);
           images.dispose();
           if (confident > 0) selflabelLosses.push(loss);
+          // The latest pseudo-label of an image wins.
+          for (const r of rows) {
+            accepted.set(current.ids[batch[r.row]], {
+              cluster: r.cluster,
+              confidence: r.confidence,
+            });
+          }
           steps.selflabel++;
         }
       }
@@ -434,6 +536,8 @@ export class StreamTrainer {
     this.#state.steps = steps;
     this.#state.head = head;
     this.#serving.copyFrom(this.#training);
+    // Features from the previous networks would mislead the new heads.
+    this.#served.clear();
     const losses: RoundLosses = {
       pretext: mean(pretextLosses),
       total: mean(scanLosses.total),
@@ -449,6 +553,16 @@ export class StreamTrainer {
       seconds: (performance.now() - started) / 1000,
       losses,
       update,
+      labels: accepted.size === 0 ? null : labelEvent({
+        modelVersion: this.#state.version,
+        threshold: config.confidenceThreshold,
+        // Stable ids, through the alignment `#recluster` just made.
+        labels: [...accepted].map(([id, l]) => ({
+          id,
+          cluster: this.#state.permutation[l.cluster],
+          confidence: l.confidence,
+        })),
+      }),
     };
   }
 

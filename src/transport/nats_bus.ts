@@ -28,6 +28,7 @@ import {
   type NatsConnection,
   nuid,
   RequestError,
+  type Status,
   TimeoutError,
 } from "@nats-io/transport-node";
 import {
@@ -59,6 +60,13 @@ import {
   type Unsubscribable,
 } from "./bus.ts";
 import { durableSubjects, streamName, subjectMatches, validatePipelineName } from "./subjects.ts";
+
+/** One change of a NATS connection, as `NatsBus.connectionChanges` reports it. */
+export interface ConnectionChange {
+  /** NATS's name for it: `disconnect`, `reconnecting`, `reconnect`, `close`, ... */
+  readonly type: string;
+  readonly server?: string;
+}
 
 /** Options of `NatsBus.connect`. */
 export interface NatsBusOptions {
@@ -205,6 +213,35 @@ export class NatsBus implements Bus {
   /** The JetStream stream holding this pipeline's durable subjects. */
   get stream(): string {
     return this.#stream;
+  }
+
+  /**
+   * Changes of the connection as they happen (`disconnect`, `reconnecting`, `reconnect`, ...),
+   * for a display of whether the server is reachable; completes when the connection closes.
+   */
+  connectionChanges(): Observable<ConnectionChange> {
+    return new Observable<ConnectionChange>((subscriber) => {
+      const changes = this.#nc.status() as AsyncIterable<Status> & { stop(): void };
+      (async () => {
+        for await (const change of changes) {
+          subscriber.next({
+            type: change.type,
+            server: "server" in change ? String(change.server) : undefined,
+          });
+        }
+        subscriber.complete();
+      })().catch((error) => subscriber.error(error));
+      // An idle iterator never ends by itself: stopping it is the teardown.
+      return () => changes.stop();
+    });
+  }
+
+  /**
+   * The connection, for the JetStream features the bus does not wrap (work queues with acks
+   * after processing, KV buckets, the Object Store). Closed by `close()`.
+   */
+  get connection(): NatsConnection {
+    return this.#nc;
   }
 
   #isDurable(subject: string): boolean {

@@ -43,9 +43,11 @@ export async function findNatsServer(): Promise<string | null> {
       const info = await Deno.stat(candidate);
       if (info.isFile && info.mode !== null && (info.mode & 0o111) !== 0) return candidate;
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) {
-        throw error;
-      }
+      // A candidate this process may not read (a narrow --allow-read) is as good as absent.
+      const absent = error instanceof Deno.errors.NotFound ||
+        error instanceof Deno.errors.NotADirectory || error instanceof Deno.errors.NotCapable ||
+        error instanceof Deno.errors.PermissionDenied;
+      if (!absent) throw error;
     }
   }
   return null;

@@ -21,6 +21,8 @@ export interface Subjects {
   readonly errors: string;
   /** Request/reply: an image in, its cluster and confidence out. */
   readonly classify: string;
+  /** Announcements of new checkpoints in the Object Store (live only; the latest is in KV). */
+  readonly models: string;
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
@@ -62,12 +64,14 @@ export function subjects(pipeline: string): Subjects {
     labels: `scan.${p}.labels`,
     errors: `scan.${p}.errors`,
     classify: `scan.${p}.classify`,
+    models: `scan.${p}.models`,
   });
 }
 
 /**
  * The subjects JetStream keeps (every subject but `classify`, which is request/reply: a stream
- * over it would answer requests with publish acknowledgements).
+ * over it would answer requests with publish acknowledgements, and `models`, whose latest value
+ * lives in a KV bucket).
  */
 export function durableSubjects(pipeline: string): string[] {
   const s = subjects(pipeline);

@@ -15,6 +15,7 @@ function fakeStat(files: Map<string, [number, number]>) {
       image: true,
       size,
       mtimeMs,
+      links: 1,
       signature: `${size}:${mtimeMs}`,
     });
   };

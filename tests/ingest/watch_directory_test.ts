@@ -252,3 +252,34 @@ Deno.test({
     assert.equal(recorder.values.length, 0);
   });
 });
+
+Deno.test({
+  name: "watchDirectory() waits for the close of a file created, even if its writer pauses first",
+  ignore: Deno.build.os !== "linux",
+  ...SANITIZE,
+}, async () => {
+  await withTempDir("watch", async (dir) => {
+    const recorder = new Recorder(watchDirectory(dir, FAST));
+    try {
+      await delay(300);
+      const file = await Deno.open(`${dir}/late start.png`, { write: true, createNew: true });
+      try {
+        // Created but empty for longer than stableMs, then written in two steps.
+        await delay(400);
+        await file.write(PNG);
+        await delay(400);
+        await file.write(PNG);
+        await delay(250);
+        assert.deepEqual(relatives(recorder.values), [], "emitted before it was closed");
+      } finally {
+        file.close();
+      }
+      await recorder.until((values) => values.length === 1, 2000);
+      assert.equal((await Deno.stat(`${dir}/late start.png`)).size, 2 * PNG.length);
+      await delay(300);
+      assert.equal(recorder.values.length, 1);
+    } finally {
+      recorder.stop();
+    }
+  });
+});

@@ -7,6 +7,8 @@ import { loadDataset } from "../../src/data/load_dataset.ts";
 import { makeRoundConfig } from "../../src/stream/round_config.ts";
 import type { StoredImage } from "../../src/stream/store.ts";
 import { STATE_FILES, StreamTrainer } from "../../src/stream/trainer.ts";
+import { StreamModels } from "../../src/stream/stream_models.ts";
+import { argmaxRows } from "../../src/operators/classify.ts";
 
 await initBackend("wasm");
 
@@ -141,5 +143,96 @@ Deno.test("StreamTrainer - state survives a crash after any file of a checkpoint
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("StreamTrainer - features computed elsewhere with the serving checkpoint assign as the trainer's own would", async () => {
+  const config = tinyConfig(true);
+  const rounds = makeRoundConfig(config, {
+    pretextSteps: 1,
+    scanSteps: 3,
+    warmupSteps: 1,
+    minImages: 20,
+  });
+  const all = await images(28);
+  const stateDir = await Deno.makeTempDir({ prefix: "scanstream_served_" });
+  const trainer = await StreamTrainer.open({ config, rounds, stateDir });
+  let worker: StreamModels | undefined;
+  try {
+    trainer.add(all.slice(0, 20));
+    await trainer.round();
+    assert.equal(trainer.assignPending().length, 20);
+    // What an embed worker does: load the announced checkpoint, embed the new images.
+    const serving = trainer.serving;
+    await trainer.checkpoint(true);
+    worker = await StreamModels.load(join(stateDir, `models-${serving.round}`));
+    const fresh = all.slice(20);
+    const view = {
+      n: fresh.length,
+      size: 16,
+      pixels: Uint8Array.from(fresh.flatMap((image) => [...image.pixels])),
+      ids: fresh.map((image) => image.id),
+      paths: fresh.map((image) => image.path),
+    };
+    const before = tf.memory().numTensors;
+    const served = worker.embeddings(view);
+    trainer.add(fresh.slice(0, 4), {
+      projected: served.projected.slice(0, 4 * 128),
+      backbone: served.backbone.slice(0, 4 * (served.backbone.length / fresh.length)),
+    });
+    trainer.add(fresh.slice(4));
+    const assigned = trainer.assignPending();
+    assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+    const expected = argmaxRows(
+      worker.probabilities(view, serving.head),
+      fresh.length,
+      config.clusters,
+    );
+    assert.deepEqual(
+      assigned.map((a) => [a.path, a.cluster, a.modelVersion]),
+      fresh.map((image, i) => [
+        image.path,
+        serving.permutation[expected.clusters[i]],
+        serving.version,
+      ]),
+    );
+    assigned.forEach((a, i) => assert.ok(Math.abs(a.confidence - expected.confidence[i]) < 1e-5));
+  } finally {
+    worker?.dispose();
+    await trainer.dispose();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("StreamTrainer - head-only self-labelling reports its pseudo-labels in stable cluster ids", async () => {
+  // Just above uniform over 6 clusters, so that pseudo-labels pass after two SCAN steps.
+  const config = makeConfig("fixtures", { ...tinyConfig(true), confidenceThreshold: 0.17 });
+  const rounds = makeRoundConfig(config, {
+    pretextSteps: 1,
+    scanSteps: 2,
+    selflabelSteps: 2,
+    warmupSteps: 1,
+    minImages: 20,
+    selflabelAfter: 1,
+  });
+  const trainer = await StreamTrainer.open({ config, rounds });
+  try {
+    const all = await images(24);
+    trainer.add(all);
+    const report = (await trainer.round())!;
+    assert.deepEqual(trainer.steps, { rounds: 1, pretext: 1, scan: 2, selflabel: 2 });
+    assert.ok(report.labels !== null, "no pseudo-label passed a threshold of 0.17");
+    const ids = new Set(all.map((image) => image.id));
+    const published = new Map(trainer.assignPending().map((a) => [a.id, a.cluster]));
+    assert.equal(report.labels.modelVersion, trainer.version);
+    for (const label of report.labels.labels) {
+      assert.ok(ids.has(label.id), `unknown id ${label.id}`);
+      assert.ok(label.confidence > 0.17);
+      assert.ok(published.has(label.id));
+      assert.ok(label.cluster >= 0 && label.cluster < config.clusters);
+    }
+    assert.equal(new Set(report.labels.labels.map((l) => l.id)).size, report.labels.labels.length);
+  } finally {
+    await trainer.dispose();
   }
 });

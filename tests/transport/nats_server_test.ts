@@ -73,3 +73,25 @@ Deno.test("startNatsServer() reports a missing binary", async () => {
       e.cause instanceof Deno.errors.NotFound,
   );
 });
+
+natsTest(
+  "startNatsServer() listens on 127.0.0.1 only: no other interface, no monitoring port",
+  async ({ server }) => {
+    const log = server.log();
+    assert.match(
+      log,
+      new RegExp(`Listening for client connections on 127\\.0\\.0\\.1:${server.port}`),
+    );
+    assert.doesNotMatch(log, /0\.0\.0\.0|\[::\]|monitor|websocket|leafnode|cluster/i);
+    // Every address of this machine that is not loopback must refuse the port.
+    const others = Deno.networkInterfaces().filter((i) =>
+      !i.address.startsWith("127.") && i.address !== "::1" && !i.address.startsWith("fe80:")
+    );
+    for (const { address } of others) {
+      await assert.rejects(
+        Deno.connect({ hostname: address, port: server.port }),
+        `nats-server answered on ${address}`,
+      );
+    }
+  },
+);

@@ -17,6 +17,7 @@ Deno.test("subjects() builds scan.<pipeline>.<kind> for every kind", () => {
     labels: "scan.demo-1_a.labels",
     errors: "scan.demo-1_a.errors",
     classify: "scan.demo-1_a.classify",
+    models: "scan.demo-1_a.models",
   });
   assert.ok(Object.isFrozen(subjects("demo")));
 });

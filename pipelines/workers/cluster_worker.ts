@@ -1,0 +1,340 @@
+/**
+ * The cluster stage in its own process: the trainer of the stream (`StreamTrainer`), fed by the
+ * other stages over NATS instead of by an ingest in the same process. It reads every image on
+ * `scan.<p>.images` and every feature on `scan.<p>.embeddings` (ordered consumers from the first
+ * stored message: a restart replays and skips what its state holds), joins them by id, stores
+ * the image with the features the embed pool computed and assigns it.
+ *
+ * Features carry the checkpoint that made them. Only those of the checkpoint serving now are
+ * used as they are; older ones are refreshed: the serving networks embed that image again here.
+ * After each round the new checkpoint goes to the Object Store and is announced on
+ * `scan.<p>.models` and in the state bucket, for the embed pool to load.
+ *
+ * Assignments go out as events (`scan.<p>.assignments`, one per image) and into the assignments
+ * KV bucket, which cluster updates keep current for images that moved.
+ *
+ * ```
+ * images ─┐
+ *         ├─ join by id ─ batchWithin ─ store + index (trainer.add) ─ assign ─▶ assignments, KV
+ * embeddings ┘
+ * trainer rounds ─▶ clusters, KV (moves) ─ checkpoint ─ Object Store ─▶ models, KV "model"
+ * ```
+ */
+import { join } from "node:path";
+import { concatMap, filter, from, lastValueFrom, map, merge, Subject, takeUntil } from "rxjs";
+import type { ScanConfig } from "../../src/config.ts";
+import { batchWithin } from "../../src/operators/batch_within.ts";
+import { publishEach } from "../../src/operators/publish_each.ts";
+import {
+  type AssignmentEvent,
+  type ClusterUpdateEvent,
+  encodeEvent,
+} from "../../src/stream/events.ts";
+import type { RoundConfig } from "../../src/stream/round_config.ts";
+import type { StoredImage } from "../../src/stream/store.ts";
+import { StreamTrainer } from "../../src/stream/trainer.ts";
+import { publishJson } from "../../src/transport/bus.ts";
+import {
+  type CheckpointAnnouncement,
+  PipelineState,
+  type PipelineSummary,
+  startHeartbeat,
+  type StoredAssignment,
+} from "../../src/transport/pipeline_state.ts";
+import {
+  decodeEmbeddingMessage,
+  decodeImageMessage,
+  type EmbeddingMessage,
+  type ImageMessage,
+} from "../../src/transport/stage_messages.ts";
+import { subjects } from "../../src/transport/subjects.ts";
+import { concatFloat32 } from "../../src/util/concat.ts";
+import { describeRound } from "../stream.ts";
+import { MODEL_KEY } from "./embed_worker.ts";
+import { now, shareConfig, type WorkerContext } from "./worker_context.ts";
+
+/** Options of the cluster worker. */
+export interface ClusterWorkerOptions {
+  readonly config: ScanConfig;
+  readonly rounds: RoundConfig;
+  /** Where the trainer's state lives (required: checkpoints are uploaded from there). */
+  readonly stateDir: string;
+  /** Ground truth, path -> class name; only for the metrics of updates. */
+  readonly labels?: ReadonlyMap<string, string>;
+  /** Images per add (default 32) and longest wait for a batch (default 200 ms). */
+  readonly batchSize?: number;
+  readonly batchWaitMs?: number;
+}
+
+/** What the cluster stage did this run. */
+export interface ClusterSummary {
+  readonly stored: number;
+  /** Of them, stored with features from the embed pool (the rest were refreshed here). */
+  readonly pooled: number;
+  readonly assigned: number;
+  readonly updates: number;
+  readonly version: number;
+  readonly checkpoint: number;
+  readonly images: number;
+}
+
+/** An image with the features the pool computed for it. */
+interface Joined {
+  readonly image: ImageMessage;
+  readonly features: EmbeddingMessage;
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+const STATE_KEY_SUMMARY = "summary";
+
+/** Run until `ctx.signal` aborts; then drain, save the state and return. */
+export async function runClusterWorker(
+  ctx: WorkerContext,
+  options: ClusterWorkerOptions,
+): Promise<ClusterSummary> {
+  const { config, stateDir, labels } = options;
+  const s = subjects(ctx.name);
+  const trainer = await StreamTrainer.open({ config, rounds: options.rounds, stateDir });
+  await shareConfig(ctx.state, config);
+  const counts = { stored: 0, pooled: 0, assigned: 0, updates: 0 };
+  const clusterOf = new Map<string, number>();
+  for await (const id of await ctx.state.assignments.keys()) {
+    const stored = await PipelineState.read<StoredAssignment>(ctx.state.assignments, id);
+    if (stored !== undefined) clusterOf.set(id, stored.cluster);
+  }
+  const waitingImages = new Map<string, ImageMessage>();
+  const waitingFeatures = new Map<string, EmbeddingMessage>();
+  let wake: (() => void) | undefined;
+  const stopping = new Subject<void>();
+  const abort = new AbortController();
+  ctx.signal.addEventListener("abort", () => {
+    stopping.next();
+    abort.abort();
+  }, { once: true });
+
+  const writeSummary = () =>
+    PipelineState.write(
+      ctx.state.state,
+      STATE_KEY_SUMMARY,
+      {
+        images: trainer.store.n,
+        modelVersion: trainer.version,
+        checkpoint: trainer.serving.round,
+        sizes: sizesOf(clusterOf, config.clusters, trainer.version),
+        waiting: waitingImages.size,
+        at: now(),
+      } satisfies PipelineSummary,
+    );
+
+  const announce = async () => {
+    const serving = trainer.serving;
+    await trainer.checkpoint(true);
+    const prefix = await ctx.state.uploadCheckpoint(
+      serving.round,
+      join(stateDir, `models-${serving.round}`),
+    );
+    const announcement: CheckpointAnnouncement = {
+      checkpoint: serving.round,
+      prefix,
+      modelVersion: serving.version,
+      head: serving.head,
+      permutation: serving.permutation,
+      at: now(),
+    };
+    await PipelineState.write(ctx.state.state, MODEL_KEY, announcement);
+    await publishJson(ctx.bus, s.models, announcement);
+  };
+
+  const publishAssignment = async (event: AssignmentEvent) => {
+    await ctx.bus.publish(s.assignments, encodeEvent(event), {
+      headers: JSON_HEADERS,
+      msgId: `assignment:${event.id}`,
+    });
+    await PipelineState.write(
+      ctx.state.assignments,
+      event.id,
+      {
+        path: event.path,
+        cluster: event.cluster,
+        confidence: event.confidence,
+        modelVersion: event.modelVersion,
+      } satisfies StoredAssignment,
+    );
+    clusterOf.set(event.id, event.cluster);
+    counts.assigned++;
+  };
+  const publishUpdate = async (event: ClusterUpdateEvent) => {
+    await ctx.bus.publish(s.clusters, encodeEvent(event), {
+      headers: JSON_HEADERS,
+      msgId: `clusters:${event.version}`,
+    });
+    for (const move of event.moved) {
+      const stored = await PipelineState.read<StoredAssignment>(ctx.state.assignments, move.id);
+      if (stored === undefined) continue;
+      await PipelineState.write(
+        ctx.state.assignments,
+        move.id,
+        {
+          ...stored,
+          cluster: move.to,
+          modelVersion: event.version,
+        } satisfies StoredAssignment,
+      );
+      clusterOf.set(move.id, move.to);
+    }
+    counts.updates++;
+  };
+  const publishPending = () =>
+    lastValueFrom(from(trainer.assignPending()).pipe(publishEach(publishAssignment)), {
+      defaultValue: undefined,
+    });
+
+  const toStored = (image: ImageMessage): StoredImage => ({
+    id: image.id,
+    path: image.path,
+    pixels: image.pixels,
+    label: labels?.get(image.path),
+  });
+
+  // Both subjects from their first message; each side waits in a map for the other.
+  const decoded = <T>(decode: (m: Parameters<typeof decodeImageMessage>[0]) => T) =>
+    map((msg: Parameters<typeof decodeImageMessage>[0]) => {
+      try {
+        return decode(msg);
+      } catch (error) {
+        ctx.log(`skipped a malformed message on ${msg.subject}: ${(error as Error).message}`);
+        return undefined;
+      }
+    });
+  const images = ctx.bus.subscribe(s.images, { deliverAll: true }).pipe(
+    decoded(decodeImageMessage),
+    filter((image): image is ImageMessage => image !== undefined),
+    map((image): Joined | undefined => {
+      if (trainer.store.has(image.id)) return undefined;
+      const features = waitingFeatures.get(image.id);
+      if (features === undefined) {
+        waitingImages.set(image.id, image);
+        return undefined;
+      }
+      waitingFeatures.delete(image.id);
+      return { image, features };
+    }),
+  );
+  const embeddings = ctx.bus.subscribe(s.embeddings, { deliverAll: true }).pipe(
+    decoded(decodeEmbeddingMessage),
+    filter((features): features is EmbeddingMessage => features !== undefined),
+    map((features): Joined | undefined => {
+      if (trainer.store.has(features.id)) return undefined;
+      const image = waitingImages.get(features.id);
+      if (image === undefined) {
+        const known = waitingFeatures.get(features.id);
+        if (known === undefined || known.checkpoint < features.checkpoint) {
+          waitingFeatures.set(features.id, features);
+        }
+        return undefined;
+      }
+      waitingImages.delete(features.id);
+      return { image, features };
+    }),
+  );
+
+  const serving = lastValueFrom(
+    merge(images, embeddings).pipe(
+      takeUntil(stopping),
+      filter((joined): joined is Joined => joined !== undefined),
+      batchWithin(options.batchSize ?? 32, options.batchWaitMs ?? 200),
+      concatMap(async (batch) => {
+        // Checked now, in this synchronous section: a round may have ended since they arrived.
+        const round = trainer.serving.round;
+        const fresh = batch.filter((j) => j.features.checkpoint === round);
+        const stale = batch.filter((j) => j.features.checkpoint !== round);
+        const pooled = trainer.add(fresh.map((j) => toStored(j.image)), {
+          projected: concatFloat32(fresh.map((j) => j.features.projected)),
+          backbone: concatFloat32(fresh.map((j) => j.features.backbone)),
+        });
+        const refreshed = trainer.add(stale.map((j) => toStored(j.image)));
+        counts.pooled += pooled.length;
+        counts.stored += pooled.length + refreshed.length;
+        await publishPending();
+        await writeSummary();
+        if (pooled.length + refreshed.length > 0) wake?.();
+      }),
+    ),
+    { defaultValue: undefined },
+  );
+
+  const training = (async () => {
+    await announce();
+    await publishPending();
+    await writeSummary();
+    while (!abort.signal.aborted) {
+      if (trainer.resting || trainer.store.n < 2) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          abort.signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        wake = undefined;
+        continue;
+      }
+      const report = await trainer.round(abort.signal);
+      if (report === null) continue;
+      ctx.log(describeRound(report));
+      if (report.update !== null) await publishUpdate(report.update);
+      await publishPending();
+      await announce();
+      await writeSummary();
+    }
+  })();
+
+  const started = now();
+  const stopHeartbeat = startHeartbeat(ctx.state, () => ({
+    id: ctx.id,
+    stage: "cluster",
+    host: Deno.hostname(),
+    pid: Deno.pid,
+    startedAt: started,
+    processed: counts.stored,
+    checkpoint: trainer.serving.round,
+  }));
+
+  let failure: unknown;
+  const fail = (error: unknown) => {
+    failure ??= error;
+    stopping.next();
+    abort.abort();
+  };
+  serving.catch(fail);
+  training.catch(fail);
+  await new Promise<void>((resolve) => {
+    if (ctx.signal.aborted) resolve();
+    ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+    serving.catch(() => resolve());
+    training.catch(() => resolve());
+  });
+  await Promise.allSettled([serving, training]);
+  try {
+    await stopHeartbeat();
+    if (failure === undefined) {
+      await publishPending();
+      await writeSummary();
+      await trainer.checkpoint(false);
+    }
+  } finally {
+    await trainer.dispose();
+  }
+  if (failure !== undefined) throw failure;
+  return {
+    ...counts,
+    version: trainer.version,
+    checkpoint: trainer.serving.round,
+    images: trainer.store.n,
+  };
+}
+
+/** Images per cluster from the current assignments; empty before the first clustering. */
+function sizesOf(clusterOf: ReadonlyMap<string, number>, clusters: number, version: number) {
+  if (version === 0) return [];
+  const sizes = new Array<number>(clusters).fill(0);
+  for (const c of clusterOf.values()) sizes[c]++;
+  return sizes;
+}

@@ -1,0 +1,89 @@
+/**
+ * The ingest stage in its own process: watch a directory, publish each distinct image on
+ * `scan.<p>.images` (for the embed pool and the cluster stage) and each refusal on
+ * `scan.<p>.errors`. Stateless: on a restart the images the assignments bucket already holds
+ * are skipped, and JetStream's duplicate window drops the re-publication of any other.
+ *
+ * ```
+ * ingest(dir) ─ divertRefusals ─────────────▶ errors
+ *      └─ publishEach ───────────────────────▶ images
+ * ```
+ */
+import { fromEvent, lastValueFrom, takeUntil, tap } from "rxjs";
+import {
+  ingest,
+  type IngestedImage,
+  type IngestOptions,
+  type IngestRefusal,
+  isIngestRefusal,
+} from "../../src/ingest/ingest.ts";
+import { divertRefusals } from "../../src/operators/divert_refusals.ts";
+import { publishEach } from "../../src/operators/publish_each.ts";
+import { encodeEvent, refusalEvent } from "../../src/stream/events.ts";
+import { startHeartbeat } from "../../src/transport/pipeline_state.ts";
+import { encodeImageMessage } from "../../src/transport/stage_messages.ts";
+import { subjects } from "../../src/transport/subjects.ts";
+import { waitForConfig, type WorkerContext } from "./worker_context.ts";
+
+/** Options of the ingest worker. */
+export interface IngestWorkerOptions {
+  /** The directory to watch; only ever read. */
+  readonly watch: string;
+  readonly ingest?: Omit<Partial<IngestOptions>, "size" | "knownIds">;
+}
+
+/** Counts of what the worker published. */
+export interface IngestSummary {
+  readonly published: number;
+  readonly refused: number;
+}
+
+/** Run until `ctx.signal` aborts (or the directory goes away). */
+export async function runIngestWorker(
+  ctx: WorkerContext,
+  options: IngestWorkerOptions,
+): Promise<IngestSummary> {
+  const config = await waitForConfig(ctx);
+  if (config === undefined) return { published: 0, refused: 0 };
+  const s = subjects(ctx.name);
+  const counts = { published: 0, refused: 0 };
+  const started = new Date().toISOString();
+  const stopHeartbeat = startHeartbeat(ctx.state, () => ({
+    id: ctx.id,
+    stage: "ingest",
+    host: Deno.hostname(),
+    pid: Deno.pid,
+    startedAt: started,
+    processed: counts.published,
+  }));
+  const known: string[] = [];
+  for await (const id of await ctx.state.assignments.keys()) known.push(id);
+
+  const publishRefusal = async (refusal: IngestRefusal) => {
+    const event = refusalEvent({ path: refusal.path, reason: refusal.reason });
+    await ctx.bus.publish(s.errors, encodeEvent(event), {
+      headers: { "content-type": "application/json" },
+      msgId: `refusal:${refusal.path}`,
+    });
+    counts.refused++;
+    ctx.log(`refused ${refusal.path}: ${refusal.reason}`);
+  };
+  const publishImage = (image: IngestedImage) => {
+    const { payload, headers } = encodeImageMessage({ ...image, size: config.inputSize });
+    return ctx.bus.publish(s.images, payload, { headers, msgId: `image:${image.id}` });
+  };
+  try {
+    await lastValueFrom(
+      ingest(options.watch, { ...options.ingest, size: config.inputSize, knownIds: known }).pipe(
+        takeUntil(fromEvent(ctx.signal, "abort")),
+        divertRefusals<IngestedImage, IngestRefusal>(isIngestRefusal, publishRefusal),
+        publishEach(publishImage),
+        tap(() => counts.published++),
+      ),
+      { defaultValue: undefined },
+    );
+  } finally {
+    await stopHeartbeat();
+  }
+  return counts;
+}

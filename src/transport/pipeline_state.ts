@@ -1,0 +1,205 @@
+/**
+ * The state that the processes of one pipeline share, kept in NATS so any client can read it:
+ *
+ * - KV `scan_<p>_assignments`: image id -> its current assignment (cluster, confidence, model
+ *   version, path), written by the cluster stage on each assignment and each move;
+ * - KV `scan_<p>_state`: `config` (the settings every stage must agree on), `model` (the latest
+ *   checkpoint's announcement) and `summary` (images, clusters, version);
+ * - KV `scan_<p>_workers`: one heartbeat per live worker; entries expire after
+ *   `HEARTBEAT_TTL_MS`, so a worker that died is gone from it without anyone cleaning up;
+ * - Object Store `scan_<p>_models`: the checkpoints, one object per file, `<version>/<file>`.
+ */
+import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type KV, Kvm } from "@nats-io/kv";
+import { type ObjectStore, Objm } from "@nats-io/obj";
+import { validatePipelineName } from "./subjects.ts";
+
+/** How long a heartbeat lives; workers beat every `HEARTBEAT_MS`. */
+export const HEARTBEAT_TTL_MS = 10_000;
+export const HEARTBEAT_MS = 2_000;
+/** Checkpoints kept in the Object Store: the newest few, for workers still loading one. */
+const KEPT_CHECKPOINTS = 3;
+
+/** Bucket names of pipeline `pipeline`. */
+export function bucketNames(pipeline: string) {
+  const p = validatePipelineName(pipeline);
+  return Object.freeze({
+    assignments: `scan_${p}_assignments`,
+    state: `scan_${p}_state`,
+    workers: `scan_${p}_workers`,
+    models: `scan_${p}_models`,
+  });
+}
+
+/** A current assignment as the assignments bucket holds it. */
+export interface StoredAssignment {
+  readonly path: string;
+  readonly cluster: number;
+  readonly confidence: number;
+  readonly modelVersion: number;
+}
+
+/**
+ * A checkpoint's announcement (`scan.<p>.models` and the state bucket's `model` key): what an
+ * embed worker needs to serve with it.
+ */
+export interface CheckpointAnnouncement {
+  /** Checkpoint number: the training round whose networks these are (0: untrained). */
+  readonly checkpoint: number;
+  /** Object name prefix in the models store. */
+  readonly prefix: string;
+  /** The clustering version of assignments made with it (0: no clustering yet). */
+  readonly modelVersion: number;
+  /** Clustering head used for assignments. */
+  readonly head: number;
+  /** Head cluster -> stable cluster id. */
+  readonly permutation: readonly number[];
+  readonly at: string;
+}
+
+/** What the cluster stage reports for `deno task status`. */
+export interface PipelineSummary {
+  readonly images: number;
+  readonly modelVersion: number;
+  readonly checkpoint: number;
+  /** Images per stable cluster id (empty before the first clustering). */
+  readonly sizes: readonly number[];
+  /** Images received but still waiting for their features. */
+  readonly waiting: number;
+  readonly at: string;
+}
+
+/** One worker's heartbeat. */
+export interface Heartbeat {
+  readonly id: string;
+  readonly stage: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: string;
+  /** Messages (images, embeddings) this worker has finished. */
+  readonly processed: number;
+  /** Checkpoint it serves with, where that applies. */
+  readonly checkpoint?: number;
+  readonly at: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The shared state of one pipeline, opened (buckets created when missing). */
+export class PipelineState {
+  readonly assignments: KV;
+  readonly state: KV;
+  readonly workers: KV;
+  readonly models: ObjectStore;
+
+  private constructor(assignments: KV, state: KV, workers: KV, models: ObjectStore) {
+    this.assignments = assignments;
+    this.state = state;
+    this.workers = workers;
+    this.models = models;
+  }
+
+  static async open(nc: NatsConnection, pipeline: string): Promise<PipelineState> {
+    const names = bucketNames(pipeline);
+    const kvm = new Kvm(nc);
+    return new PipelineState(
+      await kvm.create(names.assignments),
+      await kvm.create(names.state),
+      await kvm.create(names.workers, { ttl: HEARTBEAT_TTL_MS }),
+      await new Objm(nc).create(names.models),
+    );
+  }
+
+  /** The JSON value at `key`, or undefined when there is none (or it was deleted). */
+  static async read<T>(kv: KV, key: string): Promise<T | undefined> {
+    const entry = await kv.get(key);
+    if (entry === null || entry.operation !== "PUT" || entry.value.length === 0) return undefined;
+    return JSON.parse(decoder.decode(entry.value)) as T;
+  }
+
+  static write(kv: KV, key: string, value: unknown): Promise<number> {
+    return kv.put(key, encoder.encode(JSON.stringify(value)));
+  }
+
+  /** Every live heartbeat (expired ones are gone). */
+  async heartbeats(): Promise<Heartbeat[]> {
+    const out: Heartbeat[] = [];
+    for await (const key of await this.workers.keys()) {
+      const beat = await PipelineState.read<Heartbeat>(this.workers, key);
+      if (beat !== undefined) out.push(beat);
+    }
+    return out.sort((a, b) => a.stage.localeCompare(b.stage) || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Put the files of checkpoint directory `dir` into the models store as `<checkpoint>/<file>`,
+   * and drop checkpoints older than the newest few.
+   *
+   * @returns the object name prefix.
+   */
+  async uploadCheckpoint(checkpoint: number, dir: string): Promise<string> {
+    const prefix = String(checkpoint);
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile) continue;
+      await this.models.putBlob(
+        { name: `${prefix}/${entry.name}` },
+        await Deno.readFile(join(dir, entry.name)),
+      );
+    }
+    const old = new Set<string>();
+    for (const info of await this.models.list()) {
+      const version = Number(info.name.split("/")[0]);
+      if (version <= checkpoint - KEPT_CHECKPOINTS) old.add(info.name);
+    }
+    for (const name of old) await this.models.delete(name);
+    return prefix;
+  }
+
+  /**
+   * Write the files of the checkpoint at `prefix` into `dir`.
+   *
+   * @throws {Error} when the store holds no file under `prefix` (dropped as too old).
+   */
+  async downloadCheckpoint(prefix: string, dir: string): Promise<void> {
+    await Deno.mkdir(dir, { recursive: true });
+    let files = 0;
+    for (const info of await this.models.list()) {
+      if (!info.name.startsWith(`${prefix}/`)) continue;
+      const bytes = await this.models.getBlob(info.name);
+      if (bytes === null) continue;
+      await Deno.writeFile(join(dir, info.name.slice(prefix.length + 1)), bytes);
+      files++;
+    }
+    if (files === 0) {
+      throw new Error(
+        `Cannot load checkpoint: the models store holds no file under ${prefix}/, current ` +
+          "checkpoints were probably replaced by newer ones",
+      );
+    }
+  }
+}
+
+/**
+ * Beat every `HEARTBEAT_MS` into the workers bucket until the returned function is called,
+ * which deletes the entry (a clean stop is gone at once, a crash after the TTL).
+ */
+export function startHeartbeat(
+  state: PipelineState,
+  beat: () => Omit<Heartbeat, "at">,
+): () => Promise<void> {
+  let last: Promise<unknown> = Promise.resolve();
+  const send = () => {
+    last = last.then(() =>
+      PipelineState.write(state.workers, beat().id, { ...beat(), at: new Date().toISOString() })
+    ).catch(() => {});
+  };
+  send();
+  const timer = setInterval(send, HEARTBEAT_MS);
+  return async () => {
+    clearInterval(timer);
+    await last;
+    await state.workers.delete(beat().id).catch(() => {});
+  };
+}

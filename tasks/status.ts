@@ -1,0 +1,125 @@
+/**
+ * `deno task status --nats URL --name NAME`: where a distributed pipeline stands, read from
+ * NATS alone: the workers alive (heartbeats in the workers bucket), their stage and work done,
+ * the lag of each consumer of the pipeline's stream, the checkpoint and model version being
+ * served, images and cluster sizes. Prints text, or one JSON object with `--json`.
+ */
+import { parseArgs } from "node:util";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { NatsBus } from "../src/transport/nats_bus.ts";
+import {
+  type CheckpointAnnouncement,
+  type Heartbeat,
+  PipelineState,
+  type PipelineSummary,
+} from "../src/transport/pipeline_state.ts";
+import { streamName, validatePipelineName } from "../src/transport/subjects.ts";
+import { MODEL_KEY } from "../pipelines/workers/embed_worker.ts";
+import { runTask, UsageError } from "./_cli.ts";
+
+const USAGE = `usage: deno task status [--nats URL] [--name NAME] [--json]
+
+  URL: the pipeline's NATS server (default: $NATS_URL, else nats://127.0.0.1:4222).
+  NAME: the pipeline name (default default).`;
+
+/** One consumer of the pipeline's stream and how far behind it is. */
+interface ConsumerLag {
+  name: string;
+  durable: boolean;
+  subject: string;
+  /** Stored messages not delivered yet. */
+  pending: number;
+  /** Delivered, not acknowledged yet (being worked on, or held by a worker that died). */
+  ackPending: number;
+  redelivered: number;
+}
+
+await runTask(USAGE, async () => {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { nats: { type: "string" }, name: { type: "string" }, json: { type: "boolean" } },
+  });
+  const name = values.name ?? "default";
+  try {
+    validatePipelineName(name);
+  } catch (error) {
+    throw new UsageError(`--name: ${(error as Error).message}`);
+  }
+  const url = values.nats ?? Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222";
+  const bus = await NatsBus.connect({ servers: url, name });
+  try {
+    const state = await PipelineState.open(bus.connection, name);
+    const jsm = await jetstreamManager(bus.connection);
+    const stream = await jsm.streams.info(streamName(name), { subjects_filter: ">" });
+    const consumers: ConsumerLag[] = [];
+    for await (const info of jsm.consumers.list(streamName(name))) {
+      consumers.push({
+        name: info.name,
+        durable: info.config.durable_name !== undefined,
+        subject: info.config.filter_subject ?? info.config.filter_subjects?.join(",") ?? ">",
+        pending: info.num_pending,
+        ackPending: info.num_ack_pending,
+        redelivered: info.num_redelivered,
+      });
+    }
+    const status = {
+      pipeline: name,
+      workers: await state.heartbeats(),
+      consumers: consumers.sort((a, b) => a.name.localeCompare(b.name)),
+      messages: stream.state.subjects ?? {},
+      model: await PipelineState.read<CheckpointAnnouncement>(state.state, MODEL_KEY),
+      summary: await PipelineState.read<PipelineSummary>(state.state, "summary"),
+    };
+    if (values.json) console.log(JSON.stringify(status));
+    else console.log(describe(status));
+  } finally {
+    await bus.close();
+  }
+});
+
+function describe(status: {
+  pipeline: string;
+  workers: Heartbeat[];
+  consumers: ConsumerLag[];
+  messages: Record<string, number>;
+  model: CheckpointAnnouncement | undefined;
+  summary: PipelineSummary | undefined;
+}): string {
+  const lines = [`pipeline ${status.pipeline}`];
+  lines.push(`workers alive: ${status.workers.length}`);
+  for (const w of status.workers) {
+    const checkpoint = w.checkpoint === undefined ? "" : `, checkpoint ${w.checkpoint}`;
+    lines.push(
+      `  ${
+        w.stage.padEnd(7)
+      } ${w.id} (${w.host} pid ${w.pid}): ${w.processed} done${checkpoint}, ` +
+        `last beat ${w.at}`,
+    );
+  }
+  lines.push("consumers (pending = not delivered yet, unacked = delivered, not acknowledged):");
+  for (const c of status.consumers) {
+    lines.push(
+      `  ${c.durable ? c.name : `${c.name} (ordered)`} on ${c.subject}: pending ${c.pending}, ` +
+        `unacked ${c.ackPending}, redelivered ${c.redelivered}`,
+    );
+  }
+  lines.push(
+    "messages kept: " +
+      Object.entries(status.messages).map(([s, n]) => `${s.split(".").pop()} ${n}`).join(", "),
+  );
+  const m = status.model;
+  lines.push(
+    m === undefined
+      ? "model: none announced yet"
+      : `model: checkpoint ${m.checkpoint}, model version ${m.modelVersion}, head ${m.head}`,
+  );
+  const s = status.summary;
+  if (s === undefined) lines.push("images: the cluster stage has not reported yet");
+  else {
+    lines.push(`images: ${s.images} stored, ${s.waiting} waiting for features`);
+    lines.push(
+      s.sizes.length === 0 ? "clusters: none yet" : `clusters: sizes [${s.sizes.join(", ")}]`,
+    );
+  }
+  return lines.join("\n");
+}

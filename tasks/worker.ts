@@ -1,0 +1,178 @@
+/**
+ * `deno task worker --stage ingest|embed|cluster --nats URL --name NAME`: one stage of a
+ * distributed pipeline in its own process (README, "Distributed deployment"). Runs until
+ * SIGINT/SIGTERM, then finishes what it holds and exits 0; a second signal exits at once (130).
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { runClusterWorker } from "../pipelines/workers/cluster_worker.ts";
+import { runEmbedWorker } from "../pipelines/workers/embed_worker.ts";
+import { runIngestWorker } from "../pipelines/workers/ingest_worker.ts";
+import { type Stage, STAGES, type WorkerContext } from "../pipelines/workers/worker_context.ts";
+import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
+import { readLabels } from "../src/data/folder.ts";
+import { makeRoundConfig, type RoundConfig } from "../src/stream/round_config.ts";
+import { NatsBus } from "../src/transport/nats_bus.ts";
+import { PipelineState } from "../src/transport/pipeline_state.ts";
+import { validatePipelineName } from "../src/transport/subjects.ts";
+import { logLine } from "../src/util/progress.ts";
+import {
+  numericFlags,
+  optionalNumber,
+  required,
+  runTask,
+  selectBackend,
+  UsageError,
+} from "./_cli.ts";
+
+const USAGE = `usage: deno task worker --stage ingest|embed|cluster --nats URL [--name NAME]
+    [--id ID] [--backend wasm|cpu|tensorflow]
+  ingest:  --watch DIR
+  embed:   [--batch-size N] [--ack-wait SECONDS]
+  cluster: [--state STATE] [--labels L] [--preset NAME] [--clusters C] [--input-size S]
+           [--heads N] [--neighbours K] [--seed N] [--pretext-steps N] [--scan-steps N]
+           [--selflabel-steps N] [--warmup-steps N] [--selflabel-after N] [--min-images N]
+
+  URL: the NATS server (JetStream enabled) every stage of the pipeline connects to.
+  NAME: the pipeline name, subjects scan.<NAME>.* (default default).
+  ID: this worker's id in heartbeats and on its features (default <stage>-<host>-<pid>).
+  The cluster stage owns the settings (preset, sizes); the others read them from NATS.
+  --ack-wait: how long a batch may stay unacknowledged before another embed worker gets it
+       (default 30; used when the first embed worker creates the shared consumer).
+  STATE: the cluster stage's state directory (default .scanstream/<NAME>-cluster).
+  presets: ${Object.keys(PRESETS).join(", ")} (default fixtures).`;
+
+await runTask(USAGE, async () => {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      stage: { type: "string" },
+      nats: { type: "string" },
+      name: { type: "string" },
+      id: { type: "string" },
+      backend: { type: "string" },
+      watch: { type: "string" },
+      "batch-size": { type: "string" },
+      "ack-wait": { type: "string" },
+      state: { type: "string" },
+      labels: { type: "string" },
+      preset: { type: "string" },
+      clusters: { type: "string" },
+      "input-size": { type: "string" },
+      heads: { type: "string" },
+      neighbours: { type: "string" },
+      seed: { type: "string" },
+      "pretext-steps": { type: "string" },
+      "scan-steps": { type: "string" },
+      "selflabel-steps": { type: "string" },
+      "warmup-steps": { type: "string" },
+      "selflabel-after": { type: "string" },
+      "min-images": { type: "string" },
+    },
+  });
+  const stage = required(values.stage, "--stage") as Stage;
+  if (values.stage === "mine") {
+    throw new UsageError(
+      "--stage mine: mining runs inside the cluster stage, which rebuilds the neighbour index " +
+        'from its own re-embedding after every round (README, "Distributed deployment")',
+    );
+  }
+  if (!STAGES.includes(stage)) {
+    throw new UsageError(
+      `--stage must be one of ${STAGES.join(", ")}, current value is ${values.stage}`,
+    );
+  }
+  const url = required(values.nats ?? Deno.env.get("NATS_URL"), "--nats");
+  const name = values.name ?? "default";
+  try {
+    validatePipelineName(name);
+  } catch (error) {
+    throw new UsageError(`--name: ${(error as Error).message}`);
+  }
+  const id = values.id ?? `${stage}-${Deno.hostname()}-${Deno.pid}`;
+  if (!/^[A-Za-z0-9_-]+$/.test(id)) {
+    throw new UsageError(
+      `--id may only hold letters, digits, '_' and '-', current value is ${JSON.stringify(id)}`,
+    );
+  }
+  const batch = optionalNumber(values["batch-size"], "--batch-size");
+  const ackWait = optionalNumber(values["ack-wait"], "--ack-wait");
+  for (const [flag, value] of [["--batch-size", batch], ["--ack-wait", ackWait]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new UsageError(`${flag} must be a positive integer, current value is ${value}`);
+    }
+  }
+  const watch = stage === "ingest" ? required(values.watch, "--watch") : undefined;
+  let cluster;
+  if (stage === "cluster") {
+    const overrides = numericFlags(values, [
+      ["clusters", "clusters"],
+      ["inputSize", "input-size"],
+      ["heads", "heads"],
+      ["neighbours", "neighbours"],
+      ["seed", "seed"],
+    ]);
+    const roundOverrides = numericFlags(values, [
+      ["pretextSteps", "pretext-steps"],
+      ["scanSteps", "scan-steps"],
+      ["selflabelSteps", "selflabel-steps"],
+      ["warmupSteps", "warmup-steps"],
+      ["selflabelAfter", "selflabel-after"],
+      ["minImages", "min-images"],
+    ]);
+    try {
+      const config = makeConfig(values.preset ?? "fixtures", overrides as ConfigOverrides);
+      const rounds = makeRoundConfig(config, roundOverrides as Partial<RoundConfig>);
+      cluster = {
+        config,
+        rounds,
+        stateDir: values.state ?? join(".scanstream", `${name}-cluster`),
+        labels: values.labels === undefined ? undefined : await readLabels(values.labels),
+      };
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
+  const backend = stage === "ingest" ? "none" : await selectBackend(values.backend);
+
+  logLine(`worker ${id}: stage ${stage} of ${name}, connecting to ${url}`);
+  const bus = await NatsBus.connect({ servers: url, name });
+  const controller = new AbortController();
+  let signalled = false;
+  const onSignal = () => {
+    if (signalled) {
+      logLine("second signal: exiting at once");
+      Deno.exit(130);
+    }
+    signalled = true;
+    logLine("stopping: finishing what this worker holds (a second signal exits at once)");
+    controller.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    const ctx: WorkerContext = {
+      bus,
+      state: await PipelineState.open(bus.connection, name),
+      name,
+      id,
+      signal: controller.signal,
+      log: (line) => logLine(`${id}: ${line}`),
+    };
+    logLine(`worker ${id}: running (backend ${backend})`);
+    let summary: object;
+    if (stage === "ingest") summary = await runIngestWorker(ctx, { watch: watch! });
+    else if (stage === "embed") {
+      summary = await runEmbedWorker(ctx, {
+        batch,
+        ackWaitMs: ackWait === undefined ? undefined : ackWait * 1000,
+      });
+    } else summary = await runClusterWorker(ctx, cluster!);
+    logLine(`worker ${id}: stopped ${JSON.stringify(summary)}`);
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await bus.close();
+  }
+});
