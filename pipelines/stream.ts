@@ -15,6 +15,12 @@
  *
  * `stop()` drains: ingestion stops taking files, the images already read are stored, published
  * and assigned, the running round is abandoned at its next step, and the state is saved.
+ *
+ * Backpressure is explicit: at most `maxBuffered` decoded images wait between the decoder and the
+ * store (ingest credits), and at most `maxPendingPublishes` events wait for the bus (the outbox),
+ * so a NATS outage does not stop storing and assigning until the outbox is full, and then stops
+ * the decoder instead of growing a queue. An assignment counts as published in the saved state
+ * only once the bus has it, so a crash during an outage loses no assignment event.
  */
 import { concatMap, from, lastValueFrom, Subject, takeUntil } from "rxjs";
 import type { ScanConfig } from "../src/config.ts";
@@ -25,6 +31,7 @@ import {
   type IngestRefusal,
   isIngestRefusal,
 } from "../src/ingest/ingest.ts";
+import { Credits } from "../src/ingest/credits.ts";
 import { batchWithin } from "../src/operators/batch_within.ts";
 import { divertRefusals } from "../src/operators/divert_refusals.ts";
 import { publishEach } from "../src/operators/publish_each.ts";
@@ -39,6 +46,7 @@ import type { RoundConfig } from "../src/stream/round_config.ts";
 import type { StoredImage } from "../src/stream/store.ts";
 import { type RoundReport, StreamTrainer } from "../src/stream/trainer.ts";
 import type { Bus } from "../src/transport/bus.ts";
+import { Outbox } from "../src/transport/outbox.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { encodeTensor } from "../src/transport/tensor_codec.ts";
 import { printable, quote } from "../src/util/quote.ts";
@@ -57,11 +65,18 @@ export interface StreamOptions {
   readonly stateDir?: string;
   /** Ground truth, file (relative to `watch`) -> class name; only for the metrics of updates. */
   readonly labels?: ReadonlyMap<string, string>;
-  /** Ingestion settings (quiet periods, workers); `size` comes from the config. */
+  /**
+   * Ingestion settings (quiet periods, workers; 8 files per worker unless given); `size` comes
+   * from the config.
+   */
   readonly ingest?: Omit<Partial<IngestOptions>, "size" | "knownIds">;
   /** Images per serving batch (default 32) and longest wait for a batch to fill (default 200). */
   readonly batchSize?: number;
   readonly batchWaitMs?: number;
+  /** Most decoded images waiting to be stored (default 4 batches). */
+  readonly maxBuffered?: number;
+  /** Most events waiting for the bus, e.g. during a NATS outage (default 512). */
+  readonly maxPendingPublishes?: number;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
 }
@@ -87,6 +102,9 @@ export interface RunningStream {
   readonly trainer: StreamTrainer;
   /** Resolves when the stream has stopped (after `stop()`), rejects when it failed. */
   readonly done: Promise<StreamSummary>;
+  /** The bounds of the backpressure, to watch their fill (soak, tests). */
+  readonly credits: Credits;
+  readonly outbox: Outbox;
   /** Drain, save the state, and stop; resolves like `done`. Safe to call twice. */
   stop(): Promise<StreamSummary>;
 }
@@ -108,52 +126,80 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
     stateDir: options.stateDir,
   });
   const counts = { ingested: 0, refused: 0, assigned: 0, updates: 0 };
+  const batchSize = options.batchSize ?? 32;
+  const credits = new Credits(options.maxBuffered ?? 4 * batchSize);
+  const outbox = new Outbox(options.maxPendingPublishes ?? 512);
+  /** Ids whose assignment is made but not yet on the bus: not saved as published. */
+  const unconfirmed = new Set<string>();
   const stopping = new Subject<void>();
   const abort = new AbortController();
   let wake: (() => void) | undefined;
   const wakeTrainer = () => wake?.();
 
+  // Message ids name the event, so a publish retried (or repeated after a crash) within the
+  // stream's duplicate window is stored once. An image is assigned once in its life (moves go in
+  // cluster updates), so its assignment's id is the image id alone: with the model version in it,
+  // a restart that re-assigns under another version would store a second assignment.
   const publishRefusal = async (refusal: IngestRefusal) => {
-    if (!trainer.reportRefusal(refusal.path)) return;
-    const event = refusalEvent({ path: refusal.path, reason: refusal.reason });
-    await bus.publish(s.errors, encodeEvent(event), {
-      headers: JSON_HEADERS,
-      msgId: `refusal:${refusal.path}`,
-    });
-    counts.refused++;
-    log(`refused ${quote(refusal.path)}: ${printable(refusal.reason)}`);
+    try {
+      if (!trainer.reportRefusal(refusal.path)) return;
+      const event = refusalEvent({ path: refusal.path, reason: refusal.reason });
+      await outbox.send(
+        () =>
+          bus.publish(s.errors, encodeEvent(event), {
+            headers: JSON_HEADERS,
+            msgId: `refusal:${refusal.path}`,
+          }),
+        () => counts.refused++,
+      );
+      log(`refused ${quote(refusal.path)}: ${printable(refusal.reason)}`);
+    } finally {
+      credits.release();
+    }
   };
   const publishImage = (image: StoredImage) => {
     const { payload, headers } = encodeTensor({
       data: image.pixels,
       shape: [config.inputSize, config.inputSize, 3],
     });
-    return bus.publish(s.images, payload, {
-      // Header values are single lines of text: the path travels URI-encoded.
-      headers: { ...headers, "scan-id": image.id, "scan-path": encodeURIComponent(image.path) },
-      msgId: `image:${image.id}`,
-    });
+    return outbox.send(() =>
+      bus.publish(s.images, payload, {
+        // Header values are single lines of text: the path travels URI-encoded.
+        headers: { ...headers, "scan-id": image.id, "scan-path": encodeURIComponent(image.path) },
+        msgId: `image:${image.id}`,
+      })
+    );
   };
-  const publishAssignment = async (event: AssignmentEvent) => {
-    await bus.publish(s.assignments, encodeEvent(event), {
-      headers: JSON_HEADERS,
-      msgId: `assignment:${event.id}`,
-    });
-    counts.assigned++;
+  const publishAssignment = (event: AssignmentEvent) => {
+    unconfirmed.add(event.id);
+    return outbox.send(
+      () =>
+        bus.publish(s.assignments, encodeEvent(event), {
+          headers: JSON_HEADERS,
+          msgId: `assignment:${event.id}`,
+        }),
+      () => {
+        unconfirmed.delete(event.id);
+        counts.assigned++;
+      },
+    );
   };
-  const publishUpdate = async (event: ClusterUpdateEvent) => {
-    await bus.publish(s.clusters, encodeEvent(event), {
-      headers: JSON_HEADERS,
-      msgId: `clusters:${event.version}`,
-    });
-    counts.updates++;
-  };
-  const publishLabels = async (event: LabelEvent, round: number) => {
-    await bus.publish(s.labels, encodeEvent(event), {
-      headers: JSON_HEADERS,
-      msgId: `labels:${round}`,
-    });
-  };
+  const publishUpdate = (event: ClusterUpdateEvent) =>
+    outbox.send(
+      () =>
+        bus.publish(s.clusters, encodeEvent(event), {
+          headers: JSON_HEADERS,
+          msgId: `clusters:${event.version}`,
+        }),
+      () => counts.updates++,
+    );
+  const publishLabels = (event: LabelEvent, round: number) =>
+    outbox.send(() =>
+      bus.publish(s.labels, encodeEvent(event), {
+        headers: JSON_HEADERS,
+        msgId: `labels:${round}`,
+      })
+    );
   const publishPending = () =>
     lastValueFrom(
       from(trainer.assignPending()).pipe(publishEach(publishAssignment)),
@@ -171,15 +217,24 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   // Images on the path from ingestion to their assignment.
   const serving = lastValueFrom(
     ingest(options.watch, {
+      // Files queued per decode worker: the worker keeps decoding while a training step holds the
+      // main thread (2 gave a third of the burst throughput of 8 in the soak, BENCHMARKS.md).
+      perWorker: 8,
       ...options.ingest,
       size: config.inputSize,
       knownIds: trainer.store.view().ids,
+      credits,
     }).pipe(
       takeUntil(stopping),
       divertRefusals<IngestedImage, IngestRefusal>(isIngestRefusal, publishRefusal),
-      batchWithin(options.batchSize ?? 32, options.batchWaitMs ?? 200),
+      batchWithin(batchSize, options.batchWaitMs ?? 200),
       concatMap(async (batch) => {
-        const added = trainer.add(batch.map(toStored));
+        let added: StoredImage[];
+        try {
+          added = trainer.add(batch.map(toStored));
+        } finally {
+          credits.release(batch.length);
+        }
         counts.ingested += added.length;
         await lastValueFrom(from(added).pipe(publishEach(publishImage)), {
           defaultValue: undefined,
@@ -209,7 +264,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       if (report.update !== null) await publishUpdate(report.update);
       if (report.labels !== null) await publishLabels(report.labels, report.round);
       await publishPending();
-      await trainer.checkpoint(true);
+      await trainer.checkpoint(true, unconfirmed);
     }
   })();
 
@@ -223,6 +278,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
     };
     serving.catch(fail);
     training.catch(fail);
+    outbox.failed.catch(fail);
   });
   let requestStop!: () => void;
   const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
@@ -233,7 +289,8 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
     try {
       if (failure === undefined) {
         await publishPending();
-        await trainer.checkpoint(false);
+        await outbox.flush();
+        await trainer.checkpoint(false, unconfirmed);
       }
     } finally {
       await trainer.dispose();
@@ -251,6 +308,8 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
 
   return {
     trainer,
+    credits,
+    outbox,
     done,
     stop() {
       stopping.next();

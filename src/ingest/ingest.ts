@@ -3,12 +3,15 @@
  * images at the model's size, each once per content; anything that cannot be read becomes a
  * refusal and the stream goes on. User files are only ever read.
  *
- * Backpressure: at most `workers * perWorker` files are read and decoded at once, so memory for
- * file bytes and pixels is bounded whatever the rate of arrivals; what waits is a path string
- * per completed file (the watcher emits a path again only when its content changed).
+ * Backpressure: at most `workers * perWorker` files are read and decoded at once, and with
+ * `credits` at most `credits.limit` read files wait for the consumer, so memory for file bytes
+ * and pixels is bounded whatever the rates of arrivals and of the consumer; what waits beyond
+ * that is a path string per completed file (the watcher emits a path again only when its
+ * content changed), bounded by the number of files in the tree.
  */
 import { defer, finalize, from, type Observable, switchMap } from "rxjs";
 import type { ImageLimits } from "../image/limits.ts";
+import type { Credits } from "./credits.ts";
 import { DecodePool, isDecoded } from "./decode_pool.ts";
 import { dedupeById } from "./dedupe.ts";
 import { mapInOrder } from "./map_in_order.ts";
@@ -53,6 +56,12 @@ export interface IngestOptions extends WatchOptions {
   knownIds?: Iterable<string>;
   /** Called with each image dropped because its content was already ingested. */
   onDuplicate?: (image: IngestedImage) => void;
+  /**
+   * Backpressure: each emitted value (image or refusal) holds one credit, taken before its file
+   * is read; the consumer releases it once done with the value. Duplicates release their own.
+   * Without it, values are emitted as fast as files decode.
+   */
+  credits?: Credits;
 }
 
 /** True for a refusal. */
@@ -94,11 +103,17 @@ export function ingest(
       }),
     ).pipe(
       switchMap((root) =>
-        files.pipe(mapInOrder((file) => readOne(root, pool, file), pool.capacity))
+        files.pipe(mapInOrder(async (file) => {
+          await options.credits?.acquire();
+          return readOne(root, pool, file);
+        }, pool.capacity))
       ),
       dedupeById<IngestedImage | IngestRefusal>({
         seed: options.knownIds,
-        onDuplicate: options.onDuplicate as ((value: IngestedImage | IngestRefusal) => void),
+        onDuplicate: (value) => {
+          options.credits?.release();
+          options.onDuplicate?.(value as IngestedImage);
+        },
       }),
       finalize(() => pool.close()),
     );

@@ -60,6 +60,11 @@ export class StableCheck {
     return this.#pending.size;
   }
 
+  /** Whether `relative` is being watched for completion now. */
+  has(relative: string): boolean {
+    return this.#pending.has(relative);
+  }
+
   /** An event on `relative`: (re)start its quiet period; `written` marks data written to it. */
   touch(relative: string, written: boolean): void {
     if (this.#closed) return;

@@ -8,7 +8,8 @@
  * when its own queue is full, and it stalls on FIFOs (see `watch_worker.ts`). Each loss is healed
  * the same way: walk the tree and emit what differs from what was emitted (`diffTree`). A walk
  * also runs every `rescanIntervalMs`, since a drop or a stall gives no signal; a walk that finds
- * a new FIFO or other special file restarts the watcher.
+ * a new FIFO or other special file, or a file the watcher never reported (a stall on a FIFO that
+ * was already there when a walk first saw it), restarts the watcher.
  */
 import { Observable, type Subscriber } from "rxjs";
 import { isCandidate, isVisiblePath } from "./candidate.ts";
@@ -31,6 +32,12 @@ export interface WatchOptions {
   writtenStableMs?: number;
   /** Interval, in ms, of the safety walk of the whole tree; 0 turns it off (default 30000). */
   rescanIntervalMs?: number;
+  /**
+   * Called after each walk of the whole tree that healed lost events, with why it ran (`rescan`:
+   * the kernel's queue overflowed; `interval`: the safety walk) and how many files it found
+   * that had not been emitted: how often events are lost, for soaks and logs.
+   */
+  onWalk?: (walk: { reason: "rescan" | "interval"; missed: number }) => void;
 }
 
 /** A file that is complete and should be read. */
@@ -44,6 +51,12 @@ export interface FileEvent {
 }
 
 const HAS_CLOSE_EVENTS = Deno.build.os === "linux";
+
+/**
+ * A file this much older than a walk that the watcher never reported is a lost event, not one on
+ * its way: events arrive within milliseconds.
+ */
+const LOST_AFTER_MS = 1000;
 
 /**
  * Watch `dir` recursively. Existing files come first, sorted by relative path (if some were
@@ -67,6 +80,7 @@ const HAS_CLOSE_EVENTS = Deno.build.os === "linux";
  */
 export function watchDirectory(dir: string, options: WatchOptions = {}): Observable<FileEvent> {
   const stableMs = options.stableMs ?? 1000;
+  const { onWalk } = options;
   const resolved = {
     stableMs,
     writtenStableMs: options.writtenStableMs ?? (HAS_CLOSE_EVENTS ? 30_000 : stableMs),
@@ -80,7 +94,7 @@ export function watchDirectory(dir: string, options: WatchOptions = {}): Observa
     }
   }
   return new Observable<FileEvent>((subscriber) => {
-    const session = new WatchSession(dir, resolved, subscriber);
+    const session = new WatchSession(dir, { ...resolved, onWalk }, subscriber);
     session.start();
     return () => session.close();
   });
@@ -100,7 +114,7 @@ export async function diffDirectory(
 /** The state of one subscription. */
 class WatchSession {
   readonly #dir: string;
-  readonly #options: Required<WatchOptions>;
+  readonly #options: Required<Omit<WatchOptions, "onWalk">> & Pick<WatchOptions, "onWalk">;
   readonly #subscriber: Subscriber<FileEvent>;
   readonly #stable: StableCheck;
   /** Relative path -> signature of what was emitted: the state `diffTree` compares against. */
@@ -120,7 +134,11 @@ class WatchSession {
   /** A rescan was asked for before the first walk was over. */
   #walkAfterStart = false;
 
-  constructor(dir: string, options: Required<WatchOptions>, subscriber: Subscriber<FileEvent>) {
+  constructor(
+    dir: string,
+    options: Required<Omit<WatchOptions, "onWalk">> & Pick<WatchOptions, "onWalk">,
+    subscriber: Subscriber<FileEvent>,
+  ) {
     this.#dir = dir;
     this.#options = options;
     this.#subscriber = subscriber;
@@ -160,9 +178,9 @@ class WatchSession {
     this.#started = true;
     for (const relative of this.#early) this.#recheck(relative);
     this.#early.clear();
-    if (this.#walkAfterStart) this.#walk();
+    if (this.#walkAfterStart) this.#walk("rescan");
     if (this.#options.rescanIntervalMs > 0) {
-      this.#interval = setInterval(() => this.#walk(), this.#options.rescanIntervalMs);
+      this.#interval = setInterval(() => this.#walk("interval"), this.#options.rescanIntervalMs);
     }
   }
 
@@ -229,7 +247,7 @@ class WatchSession {
   }
 
   #onEvent(kind: Deno.FsEvent["kind"], paths: string[], flag: string | null): void {
-    if (flag === "rescan") this.#walk();
+    if (flag === "rescan") this.#walk("rescan");
     let relatives = paths.map((path) => this.#relative(path));
     if (kind === "rename" && relatives.length === 2) {
       this.#forget(relatives[0]);
@@ -320,7 +338,7 @@ class WatchSession {
    * runs one more after it. A new special file means the watcher may be stalled: restart it,
    * then walk again for what it missed.
    */
-  async #walk(): Promise<void> {
+  async #walk(reason: "rescan" | "interval"): Promise<void> {
     if (!this.#started) {
       this.#walkAfterStart = true;
       return;
@@ -333,13 +351,20 @@ class WatchSession {
     try {
       do {
         this.#walkAgain = false;
+        const now = Date.now();
         const entries = await scanTree(this.#root);
         if (this.#closed) return;
         const specials = entries.filter((e) => e.kind === "special").map((e) => e.relative);
         const stalled = specials.some((relative) => !this.#specials.has(relative));
         this.#specials = new Set(specials);
-        for (const entry of diffTree(entries, this.#seen)) this.#offer(entry);
-        if (stalled) {
+        const missed = diffTree(entries, this.#seen).filter((e) => e.image);
+        // Complete files the watcher said nothing about: it is stalled or dropped them.
+        const lost = missed.some((e) =>
+          e.kind === "file" && !this.#stable.has(e.relative) && now - e.mtimeMs > LOST_AFTER_MS
+        );
+        for (const entry of missed) this.#offer(entry);
+        this.#options.onWalk?.({ reason, missed: missed.length });
+        if (stalled || lost) {
           await this.#startWatcher();
           this.#walkAgain = true;
         }

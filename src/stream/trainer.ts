@@ -632,14 +632,18 @@ export class StreamTrainer {
   /**
    * Persist the state (a no-op without a state directory): with `models`, the networks of the
    * last round go to a fresh directory first. Checkpoints run one at a time.
+   *
+   * @param unconfirmed ids whose assignment event is not on the bus yet (read when the state is
+   *   captured): saved as unassigned, so a restart after a crash assigns and publishes them again
+   *   instead of losing their event (the event's message id makes a repeat count once).
    */
-  checkpoint(models: boolean): Promise<void> {
-    const run = this.#saving.then(() => this.#checkpoint(models));
+  checkpoint(models: boolean, unconfirmed?: ReadonlySet<string>): Promise<void> {
+    const run = this.#saving.then(() => this.#checkpoint(models, unconfirmed));
     this.#saving = run.catch(() => {});
     return run;
   }
 
-  async #checkpoint(models: boolean): Promise<void> {
+  async #checkpoint(models: boolean, unconfirmed?: ReadonlySet<string>): Promise<void> {
     const dir = this.stateDir;
     if (dir === undefined) return;
     await Deno.mkdir(dir, { recursive: true });
@@ -647,7 +651,9 @@ export class StreamTrainer {
     // published assignments never name an image the store has not saved: the store only grows.
     const state: TrainerState = {
       ...structuredClone(this.#state),
-      assignments: [...this.#assigned].map(([id, a]) => [id, a.cluster, a.confidence]),
+      assignments: [...this.#assigned]
+        .filter(([id]) => !unconfirmed?.has(id))
+        .map(([id, a]) => [id, a.cluster, a.confidence]),
       refused: [...this.#refused],
     };
     const index = this.#index.toBytes();

@@ -1,0 +1,323 @@
+/**
+ * `deno task soak`: the stream under load. Writes N small images (Fashion-MNIST test images as
+ * 28x28 PNGs when /usr/share/datasets/fashion-mnist is there, else synthetic shapes) into a
+ * fresh watched directory all at once while a stream runs on it, waits until every image has an
+ * assignment, then drops more at a steady rate and measures how fast each is assigned. Stops by
+ * itself and prints one JSON object: peak RSS (sampled every 100 ms: Deno refuses
+ * /proc/self/status without --allow-all), drain time, lost and duplicated images, the
+ * walks that healed lost watcher events, the fill of the bounded buffers, and the assignment
+ * latency after the burst. Exit code 1 when an image was lost or duplicated.
+ *
+ * Everything it writes goes under `--dir` (default .scanstream/soak-<pid>): a watched directory
+ * and a state directory, removed at the end.
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { startStream } from "../pipelines/stream.ts";
+import { makeConfig } from "../src/config.ts";
+import { synthesizeShapes } from "../src/data/synthetic.ts";
+import { readIdx } from "../src/data/idx.ts";
+import { encodePng } from "../src/image/encode_png.ts";
+import { sha256Hex } from "../src/image/hash.ts";
+import { type AssignmentEvent, assignmentEvent, decodeEvent } from "../src/stream/events.ts";
+import { makeRoundConfig } from "../src/stream/round_config.ts";
+import type { Bus } from "../src/transport/bus.ts";
+import { MemoryBus } from "../src/transport/memory_bus.ts";
+import { NatsBus } from "../src/transport/nats_bus.ts";
+import { findNatsServer, type NatsServer, startNatsServer } from "../src/transport/nats_server.ts";
+import { subjects } from "../src/transport/subjects.ts";
+import { logLine } from "../src/util/progress.ts";
+import type { WriteReply, WriteRequest } from "./_soak_writer.ts";
+import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "./_cli.ts";
+
+const USAGE = `usage: deno task soak [--images N] [--after M] [--rate R] [--bus nats|memory]
+    [--stall] [--per-worker K] [--dir DIR] [--timeout-s T] [--backend wasm|cpu|tensorflow]
+
+  N: images dropped at once (default 10000).  M: images dropped afterwards at R per second
+  (defaults 200 and 10), whose assignment latency is measured.
+  --bus: a managed nats-server on a loopback port (default when installed) or the in-process bus.
+  --stall: a FIFO dropped halfway through the burst stalls the watcher, so the events of the
+       second half are lost and only the tree walk's diff can find those files (needs mkfifo).
+  K: files queued per decode worker (default: the stream's).
+  DIR: where the watched directory and the state go, removed at the end (default
+       .scanstream/soak-<pid>).
+  T: give up after this long (default 3600); what was not assigned by then counts as lost.`;
+
+const FASHION = "/usr/share/datasets/fashion-mnist";
+const NAME = "soak";
+const MIB = 1024 * 1024;
+
+/** 28x28 grayscale PNGs: Fashion-MNIST (test split first, then train) or synthetic shapes. */
+async function makeImages(count: number): Promise<{ source: string; pngs: Uint8Array[] }> {
+  const pngs: Uint8Array[] = [];
+  try {
+    for (const split of ["t10k", "train"]) {
+      if (pngs.length >= count) break;
+      const set = await readIdx(join(FASHION, split));
+      const pixels = set.rows * set.cols;
+      for (let i = 0; i < set.n && pngs.length < count; i++) {
+        const samples = set.images.subarray(i * pixels, (i + 1) * pixels);
+        pngs.push(
+          await encodePng({ width: set.cols, height: set.rows, colorType: "gray", samples }),
+        );
+      }
+    }
+    if (pngs.length < count) {
+      throw new UsageError(`--images: Fashion-MNIST has ${pngs.length} images, asked ${count}`);
+    }
+    return { source: "fashion-mnist", pngs };
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const perClass = Math.ceil(count / 6);
+  const set = synthesizeShapes({ seed: 5, perClass, size: 28 });
+  for (let i = 0; i < count; i++) {
+    pngs.push(await encodePng({ width: 28, height: 28, colorType: "rgb", samples: set.images[i] }));
+  }
+  return { source: "synthetic shapes", pngs };
+}
+
+/**
+ * Write `files` into `dir` from a worker thread (see `_soak_writer.ts`); resolves with the
+ * seconds it took. `onWrote` gets each paced file's index and write time (`Date.now()`).
+ */
+function writeInWorker(
+  request: WriteRequest,
+  onWrote?: (index: number, at: number) => void,
+): Promise<number> {
+  const worker = new Worker(new URL("./_soak_writer.ts", import.meta.url).href, {
+    type: "module",
+  });
+  return new Promise<number>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<WriteReply>) => {
+      const reply = event.data;
+      if (reply.type === "wrote") onWrote?.(reply.index, reply.at);
+      else if (reply.type === "done") resolve(reply.seconds);
+      else reject(new Error(`Cannot write the burst: ${reply.message}`));
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`Cannot write the burst: the writer failed (${event.message})`));
+    };
+    worker.postMessage(request);
+  }).finally(() => worker.terminate());
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+await runTask(USAGE, async () => {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      images: { type: "string" },
+      after: { type: "string" },
+      rate: { type: "string" },
+      bus: { type: "string" },
+      dir: { type: "string" },
+      "timeout-s": { type: "string" },
+      backend: { type: "string" },
+      "per-worker": { type: "string" },
+      stall: { type: "boolean" },
+    },
+  });
+  const stall = values.stall ?? false;
+  const perWorker = optionalNumber(values["per-worker"], "--per-worker");
+  const count = optionalNumber(values.images, "--images") ?? 10_000;
+  const after = optionalNumber(values.after, "--after") ?? 200;
+  const rate = optionalNumber(values.rate, "--rate") ?? 10;
+  const timeoutMs = (optionalNumber(values["timeout-s"], "--timeout-s") ?? 3600) * 1000;
+  for (const [flag, value, least] of [["--images", count, 1], ["--after", after, 0]] as const) {
+    if (!Number.isInteger(value) || value < least) {
+      throw new UsageError(
+        `${flag} must be an integer of at least ${least}, current value is ${value}`,
+      );
+    }
+  }
+  if (!(rate > 0)) throw new UsageError(`--rate must be positive, current value is ${rate}`);
+  const busKind = values.bus ?? ((await findNatsServer()) !== null ? "nats" : "memory");
+  if (busKind !== "nats" && busKind !== "memory") {
+    throw new UsageError(`--bus must be nats or memory, current value is ${values.bus}`);
+  }
+  const backend = await selectBackend(values.backend);
+
+  const { source, pngs } = await makeImages(count + after);
+  // The id of an image is the hash of its file: identical images are one image.
+  const ids = await Promise.all(pngs.map((png) => sha256Hex(png)));
+  const burstIds = new Set(ids.slice(0, count));
+  const root = values.dir ?? join(".scanstream", `soak-${Deno.pid}`);
+  await Deno.mkdir(root, { recursive: true });
+  const watch = await Deno.makeTempDir({ dir: root, prefix: "inbox-" });
+  const stateDir = await Deno.makeTempDir({ dir: root, prefix: "state-" });
+
+  // Small rounds: the soak measures ingestion and assignment, not accuracy.
+  const config = makeConfig("fixtures", {
+    inputSize: 16,
+    clusters: 10,
+    heads: 1,
+    pretext: { batchSize: 64 },
+    scan: { batchSize: 64 },
+  });
+  const rounds = makeRoundConfig(config, { pretextSteps: 2, scanSteps: 4, warmupSteps: 2 });
+
+  let server: NatsServer | undefined;
+  let bus: Bus;
+  if (busKind === "nats") {
+    server = await startNatsServer({ storeDir: join(stateDir, "nats") });
+    bus = await NatsBus.connect({ servers: server.url, name: NAME });
+  } else {
+    bus = MemoryBus.forPipeline(NAME);
+  }
+
+  // Interrupted: stop the managed server rather than leave it behind.
+  const onSignal = () => {
+    logLine("soak: interrupted");
+    (server?.stop() ?? Promise.resolve()).finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const assignedAt = new Map<string, number>();
+  const assignments = new Map<string, number>();
+  const following = bus.subscribe(subjects(NAME).assignments, { deliverAll: true }).subscribe(
+    (message) => {
+      const event = decodeEvent(message.payload, assignmentEvent) as AssignmentEvent;
+      assignments.set(event.id, (assignments.get(event.id) ?? 0) + 1);
+      // Wall-clock time, comparable with the writer thread's.
+      if (!assignedAt.has(event.id)) assignedAt.set(event.id, Date.now());
+    },
+  );
+  const walks = { rescan: 0, interval: 0, missed: 0 };
+  let peakRss = Deno.memoryUsage().rss;
+  const baselineRss = peakRss;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+  }, 100);
+  const started = performance.now();
+  const stream = await startStream({
+    watch,
+    bus,
+    name: NAME,
+    config,
+    rounds,
+    stateDir,
+    ingest: {
+      // Walks every 10 s as well, so the diff path runs even when no event is lost.
+      rescanIntervalMs: 10_000,
+      ...(perWorker === undefined ? {} : { perWorker }),
+      // `missed`: files a walk found not yet emitted (lost events, or still settling).
+      onWalk: ({ reason, missed }) => {
+        walks[reason]++;
+        walks.missed += missed;
+        const at = ((performance.now() - started) / 1000).toFixed(1);
+        logLine(`soak: ${reason} walk at ${at} s found ${missed} files not yet emitted`);
+      },
+    },
+    log: (line) => {
+      if (line.startsWith("round")) logLine(line);
+    },
+  });
+  const deadline = started + timeoutMs;
+  const waitUntil = async (done: () => boolean) => {
+    while (!done() && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const unassigned = (wanted: Iterable<string>) => [...wanted].filter((id) => !assignedAt.has(id));
+  let drainSeconds: number | null = null;
+  let burstWriteSeconds: number | null = null;
+  let latencies: number[] = [];
+  try {
+    logLine(`soak: writing ${count} images (${source}) into ${watch}, bus ${busKind}`);
+    const burstStart = performance.now();
+    const writeSeconds = await writeInWorker({
+      dir: watch,
+      files: pngs.slice(0, count).map((png, i) => [`img_${String(i).padStart(6, "0")}.png`, png]),
+      fifoAt: stall ? Math.floor(count / 2) : undefined,
+    });
+    logLine(`soak: wrote ${count} images in ${writeSeconds.toFixed(1)} s; draining`);
+    burstWriteSeconds = writeSeconds;
+    let reported = 0;
+    await waitUntil(() => {
+      const left = unassigned(burstIds).length;
+      if (performance.now() - reported > 10_000) {
+        reported = performance.now();
+        logLine(
+          `soak: ${
+            burstIds.size - left
+          }/${burstIds.size} assigned, store ${stream.trainer.store.n}, ` +
+            `rss ${
+              (Deno.memoryUsage().rss / MIB).toFixed(0)
+            } MiB, buffered ${stream.credits.held}, ` +
+            `outbox ${stream.outbox.pending}`,
+        );
+      }
+      return left === 0;
+    });
+    if (unassigned(burstIds).length === 0) {
+      drainSeconds = (performance.now() - burstStart) / 1000;
+    }
+
+    // After the burst: a steady trickle, each image's latency from its write to its assignment.
+    logLine(`soak: drained in ${drainSeconds?.toFixed(1)} s; dropping ${after} at ${rate}/s`);
+    const writtenAt = new Map<string, number>();
+    const trickle = writeInWorker({
+      dir: watch,
+      files: pngs.slice(count).map((png, j) => [`late_${String(j).padStart(6, "0")}.png`, png]),
+      intervalMs: 1000 / rate,
+    }, (j, at) => {
+      const id = ids[count + j];
+      if (!writtenAt.has(id) && !burstIds.has(id)) writtenAt.set(id, at);
+    });
+    await trickle;
+    await waitUntil(() => unassigned(writtenAt.keys()).length === 0);
+    latencies = [...writtenAt].filter(([id]) => assignedAt.has(id))
+      .map(([id, at]) => assignedAt.get(id)! - at).sort((a, b) => a - b);
+  } finally {
+    await stream.stop().catch((error) => logLine(`soak: the stream failed: ${error}`));
+    // The last assignments may still be on their way to the subscriber.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    clearInterval(sampler);
+    following.unsubscribe();
+    await bus.close();
+    await server?.stop();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+  const expected = new Set(ids);
+  const lost = unassigned(expected).length;
+  const duplicated = [...assignments.values()].filter((n) => n > 1).length;
+  const figures = {
+    images: count,
+    distinct: burstIds.size,
+    source,
+    bus: busKind,
+    stall,
+    backend,
+    peakRssMiB: Math.round(peakRss / MIB),
+    baselineRssMiB: Math.round(baselineRss / MIB),
+    writeSeconds: burstWriteSeconds === null ? null : Number(burstWriteSeconds.toFixed(1)),
+    drainSeconds: drainSeconds === null ? null : Number(drainSeconds.toFixed(1)),
+    lost,
+    duplicated,
+    walks,
+    peakBuffered: stream.credits.peak,
+    bufferLimit: stream.credits.limit,
+    peakOutbox: stream.outbox.peak,
+    outboxLimit: stream.outbox.limit,
+    after: {
+      images: after,
+      rate,
+      assigned: latencies.length,
+      p50Ms: Math.round(percentile(latencies, 50)),
+      p99Ms: Math.round(percentile(latencies, 99)),
+      maxMs: Math.round(latencies.at(-1) ?? NaN),
+    },
+    modelVersion: stream.trainer.version,
+  };
+  for (const dir of [watch, stateDir]) await Deno.remove(dir, { recursive: true });
+  if (values.dir === undefined) await Deno.remove(root, { recursive: true });
+  printJson(figures);
+  if (lost > 0 || duplicated > 0) throw new Error(`${lost} images lost, ${duplicated} duplicated`);
+});
