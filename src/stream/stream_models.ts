@@ -136,6 +136,26 @@ export class StreamModels {
     };
   }
 
+  /**
+   * `embeddings`, yielding to the event loop between inference batches, so that a store of
+   * thousands of images does not hold new images back for seconds. The networks must not change
+   * until it resolves.
+   */
+  async embeddingsAsync(
+    dataset: Dataset,
+    indices: readonly number[] = range(dataset.n),
+  ): Promise<{ backbone: Float32Array; projected: Float32Array }> {
+    const backbone: Float32Array[] = [];
+    const projected: Float32Array[] = [];
+    for (let start = 0; start < indices.length; start += INFERENCE_BATCH) {
+      if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      const part = this.embeddings(dataset, indices.slice(start, start + INFERENCE_BATCH));
+      backbone.push(part.backbone);
+      projected.push(part.projected);
+    }
+    return { backbone: concatFloat32(backbone), projected: concatFloat32(projected) };
+  }
+
   /** Logits `[n, C]` of every head for backbone features `[n, F]`. */
   headLogitsOf(features: Float32Array, n: number): Float32Array[] {
     return tf.tidy(() => {

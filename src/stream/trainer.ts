@@ -442,10 +442,22 @@ export class StreamTrainer {
       steps.pretext++;
     }
 
-    // The backbone moved: re-embed and re-mine. The store may have grown during the steps, and
-    // the index with it; both are read afresh in this synchronous section.
-    const view = this.store.view();
-    const embedded = this.#training.embeddings(view);
+    // The backbone moved: re-embed and re-mine. The pass yields between batches so new images
+    // are served meanwhile; those stored during it are embedded after it, in the synchronous
+    // section that replaces the index (which grows with the store).
+    let view = this.store.view();
+    let embedded = await this.#training.embeddingsAsync(view);
+    if (signal?.aborted) return null;
+    const grown = this.store.view();
+    if (grown.n > view.n) {
+      const later = Array.from({ length: grown.n - view.n }, (_, i) => view.n + i);
+      const extra = this.#training.embeddings(grown, later);
+      embedded = {
+        backbone: concatFloat32([embedded.backbone, extra.backbone]),
+        projected: concatFloat32([embedded.projected, extra.projected]),
+      };
+      view = grown;
+    }
     this.#index.replaceAll(embedded.projected);
     const dim = embedded.backbone.length / Math.max(view.n, 1);
 
@@ -545,7 +557,10 @@ export class StreamTrainer {
       entropy: mean(scanLosses.entropy),
       selflabel: mean(selflabelLosses),
     };
-    const update = steps.scan > 0 ? this.#recluster(losses) : null;
+    // With a frozen backbone the round's features are still those of the new networks: the heads
+    // alone classify the images embedded above, with no second backbone pass over the store.
+    const frozen = config.clusterHeadOnly ? { features: embedded.backbone, n: view.n } : undefined;
+    const update = steps.scan > 0 ? this.#recluster(losses, frozen) : null;
     this.#imagesAtLastRound = this.store.n;
     return {
       round: steps.rounds,
@@ -583,10 +598,24 @@ export class StreamTrainer {
    * Classify every image with the new serving model, align its clusters to the published ones,
    * update the published assignments, and describe the change; null when nothing changed.
    */
-  #recluster(losses: RoundLosses): ClusterUpdateEvent | null {
+  #recluster(
+    losses: RoundLosses,
+    frozen?: { features: Float32Array; n: number },
+  ): ClusterUpdateEvent | null {
     const { clusters } = this.config;
     const view = this.store.view();
-    const probabilities = this.#serving.probabilities(view, this.#state.head);
+    const head = this.#state.head;
+    let probabilities: Float32Array;
+    if (frozen === undefined) {
+      probabilities = this.#serving.probabilities(view, head);
+    } else {
+      // Images stored after the embedding pass take the backbone pass.
+      const later = Array.from({ length: view.n - frozen.n }, (_, i) => frozen.n + i);
+      probabilities = concatFloat32([
+        this.#serving.probabilitiesOf(frozen.features, frozen.n, head),
+        ...(later.length > 0 ? [this.#serving.probabilities(view, head, later)] : []),
+      ]);
+    }
     const raw = argmaxRows(probabilities, view.n, clusters);
     const previous = Int32Array.from(view.ids, (id) => this.#assigned.get(id)?.cluster ?? -1);
     const permutation = alignClusters(previous, raw.clusters, clusters);

@@ -236,3 +236,28 @@ Deno.test("StreamTrainer - head-only self-labelling reports its pseudo-labels in
     await trainer.dispose();
   }
 });
+
+Deno.test("StreamTrainer - images stored while a round re-embeds the store are embedded and clustered with it", async () => {
+  const config = tinyConfig(true);
+  const rounds = makeRoundConfig(config, {
+    pretextSteps: 0,
+    scanSteps: 1,
+    warmupSteps: 0,
+    minImages: 20,
+  });
+  const trainer = await StreamTrainer.open({ config, rounds });
+  try {
+    const all = await images(290);
+    // More than one inference batch (256), so the embedding pass yields once.
+    trainer.add(all.slice(0, 270));
+    const round = trainer.round();
+    // Runs while the round waits between its embedding batches.
+    assert.equal(trainer.add(all.slice(270)).length, 20);
+    const report = await round;
+    assert.ok(report !== null && report.update !== null);
+    assert.equal(report.update.sizes.reduce((a, b) => a + b, 0), 290, "every image clustered");
+    assert.equal(trainer.assignPending().length, 290);
+  } finally {
+    await trainer.dispose();
+  }
+});
