@@ -1,5 +1,5 @@
 /**
- * `deno task worker --stage ingest|embed|cluster --nats URL --name NAME`: one stage of a
+ * `deno task worker --stage ingest|embed|mine|cluster --nats URL --name NAME`: one stage of a
  * distributed pipeline in its own process (README, "Distributed deployment"). Runs until
  * SIGINT/SIGTERM, then finishes what it holds and exits 0; a second signal exits at once (130).
  */
@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { runClusterWorker } from "../pipelines/workers/cluster_worker.ts";
 import { runEmbedWorker } from "../pipelines/workers/embed_worker.ts";
 import { runIngestWorker } from "../pipelines/workers/ingest_worker.ts";
+import { runMineWorker } from "../pipelines/workers/mine_worker.ts";
 import { type Stage, STAGES, type WorkerContext } from "../pipelines/workers/worker_context.ts";
 import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
@@ -25,10 +26,11 @@ import {
   UsageError,
 } from "./_cli.ts";
 
-const USAGE = `usage: deno task worker --stage ingest|embed|cluster --nats URL [--name NAME]
+const USAGE = `usage: deno task worker --stage ingest|embed|mine|cluster --nats URL [--name NAME]
     [--id ID] [--backend wasm|cpu|tensorflow]
   ingest:  --watch DIR
   embed:   [--batch-size N] [--ack-wait SECONDS]
+  mine:    [--batch-size N]
   cluster: [--state STATE] [--labels L] [--preset NAME] [--clusters C] [--input-size S]
            [--heads N] [--neighbours K] [--seed N] [--pretext-steps N] [--scan-steps N]
            [--selflabel-steps N] [--warmup-steps N] [--selflabel-after N] [--min-images N]
@@ -39,6 +41,9 @@ const USAGE = `usage: deno task worker --stage ingest|embed|cluster --nats URL [
   The cluster stage owns the settings (preset, sizes); the others read them from NATS.
   --ack-wait: how long a batch may stay unacknowledged before another embed worker gets it
        (default 30; used when the first embed worker creates the shared consumer).
+  --batch-size: images per pull (embed, default 16) or features per index update (mine, 64).
+  mine: serves neighbour lists (scan.<NAME>.neighbours, KV scan_<NAME>_neighbours) to clients;
+       the cluster stage still mines its own training lists.
   STATE: the cluster stage's state directory (default .scanstream/<NAME>-cluster).
   presets: ${Object.keys(PRESETS).join(", ")} (default fixtures).`;
 
@@ -71,12 +76,6 @@ await runTask(USAGE, async () => {
     },
   });
   const stage = required(values.stage, "--stage") as Stage;
-  if (values.stage === "mine") {
-    throw new UsageError(
-      "--stage mine: mining runs inside the cluster stage, which rebuilds the neighbour index " +
-        'from its own re-embedding after every round (README, "Distributed deployment")',
-    );
-  }
   if (!STAGES.includes(stage)) {
     throw new UsageError(
       `--stage must be one of ${STAGES.join(", ")}, current value is ${values.stage}`,
@@ -168,7 +167,8 @@ await runTask(USAGE, async () => {
         batch,
         ackWaitMs: ackWait === undefined ? undefined : ackWait * 1000,
       });
-    } else summary = await runClusterWorker(ctx, cluster!);
+    } else if (stage === "mine") summary = await runMineWorker(ctx, { batchSize: batch });
+    else summary = await runClusterWorker(ctx, cluster!);
     logLine(`worker ${id}: stopped ${JSON.stringify(summary)}`);
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);

@@ -9,7 +9,7 @@ import type { NatsBus } from "../../src/transport/nats_bus.ts";
 import { PipelineState } from "../../src/transport/pipeline_state.ts";
 
 /** The stages a worker can run. */
-export const STAGES = ["ingest", "embed", "cluster"] as const;
+export const STAGES = ["ingest", "embed", "mine", "cluster"] as const;
 export type Stage = typeof STAGES[number];
 
 /** A worker's connection to its pipeline. */

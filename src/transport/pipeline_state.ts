@@ -5,6 +5,9 @@
  *   version, path), written by the cluster stage on each assignment and each move;
  * - KV `scan_<p>_state`: `config` (the settings every stage must agree on), `model` (the latest
  *   checkpoint's announcement) and `summary` (images, clusters, version);
+ * - KV `scan_<p>_neighbours`: image id -> its current neighbour list (checkpoint, ids,
+ *   similarities), written by the mine stage for each new image and each list a newer image
+ *   entered;
  * - KV `scan_<p>_workers`: one heartbeat per live worker; entries expire after
  *   `HEARTBEAT_TTL_MS`, so a worker that died is gone from it without anyone cleaning up;
  * - Object Store `scan_<p>_models`: the checkpoints, one object per file, `<version>/<file>`.
@@ -28,6 +31,7 @@ export function bucketNames(pipeline: string) {
     assignments: `scan_${p}_assignments`,
     state: `scan_${p}_state`,
     workers: `scan_${p}_workers`,
+    neighbours: `scan_${p}_neighbours`,
     models: `scan_${p}_models`,
   });
 }
@@ -38,6 +42,15 @@ export interface StoredAssignment {
   readonly cluster: number;
   readonly confidence: number;
   readonly modelVersion: number;
+}
+
+/** A current neighbour list as the neighbours bucket holds it. */
+export interface StoredNeighbours {
+  /** The checkpoint whose features the list was mined from. */
+  readonly checkpoint: number;
+  /** The image itself first, then its most similar images (at most K in all). */
+  readonly ids: readonly string[];
+  readonly similarities: readonly number[];
 }
 
 /**
@@ -92,12 +105,20 @@ export class PipelineState {
   readonly assignments: KV;
   readonly state: KV;
   readonly workers: KV;
+  readonly neighbours: KV;
   readonly models: ObjectStore;
 
-  private constructor(assignments: KV, state: KV, workers: KV, models: ObjectStore) {
+  private constructor(
+    assignments: KV,
+    state: KV,
+    workers: KV,
+    neighbours: KV,
+    models: ObjectStore,
+  ) {
     this.assignments = assignments;
     this.state = state;
     this.workers = workers;
+    this.neighbours = neighbours;
     this.models = models;
   }
 
@@ -108,6 +129,7 @@ export class PipelineState {
       await kvm.create(names.assignments),
       await kvm.create(names.state),
       await kvm.create(names.workers, { ttl: HEARTBEAT_TTL_MS }),
+      await kvm.create(names.neighbours),
       await new Objm(nc).create(names.models),
     );
   }

@@ -3,7 +3,9 @@
  * `scan.<p>.images` (uint8 pixels `[S, S, 3]`) and its features on `scan.<p>.embeddings`
  * (float32 `[F + 128]`: backbone features, then the L2-normalised pretext features), each with
  * the image's id and path in headers, the features also with the checkpoint that made them and
- * the worker that computed them.
+ * the worker that computed them; and an image's neighbour list on `scan.<p>.neighbours`
+ * (float32 `[L]` similarities, the ids as a JSON array in a header, with the checkpoint whose
+ * features they were mined from).
  */
 import type { BusMessage } from "./bus.ts";
 import { decodeTensor, encodeTensor } from "./tensor_codec.ts";
@@ -31,12 +33,27 @@ export interface EmbeddingMessage {
   readonly projected: Float32Array;
 }
 
+/** An image's neighbour list as the mine stage publishes it. */
+export interface NeighbourListMessage {
+  readonly id: string;
+  /** The checkpoint whose features the list was mined from. */
+  readonly checkpoint: number;
+  /** `L <= K` image ids, the image itself first, then the most similar images. */
+  readonly ids: readonly string[];
+  /** Cosine similarities matching `ids`. */
+  readonly similarities: Float32Array;
+  /** `added`: the image's first list for this checkpoint; `updated`: a newer image entered it. */
+  readonly change: "added" | "updated";
+}
+
 const HEADERS = Object.freeze({
   id: "scan-id",
   path: "scan-path",
   checkpoint: "scan-checkpoint",
   worker: "scan-worker",
   backboneDim: "scan-backbone-dim",
+  neighbours: "scan-neighbours",
+  change: "scan-change",
 });
 
 /** The payload and headers of an image message. */
@@ -124,6 +141,58 @@ export function decodeEmbeddingMessage(msg: BusMessage): EmbeddingMessage {
     backbone: features.slice(0, dim),
     projected: features.slice(dim),
   };
+}
+
+/** The payload and headers of a neighbour-list message. */
+export function encodeNeighbourListMessage(list: NeighbourListMessage) {
+  const { payload, headers } = encodeTensor({
+    data: list.similarities,
+    shape: [list.similarities.length],
+  });
+  return {
+    payload,
+    headers: {
+      ...headers,
+      [HEADERS.id]: list.id,
+      [HEADERS.checkpoint]: String(list.checkpoint),
+      // Ids are content hashes (hex), so their JSON is one line of header text.
+      [HEADERS.neighbours]: JSON.stringify(list.ids),
+      [HEADERS.change]: list.change,
+    },
+  };
+}
+
+/**
+ * A neighbour-list message, checked.
+ *
+ * @throws {TypeError} when a header is missing or malformed, the tensor is not float32 `[L]`
+ *   with one similarity per id, or the list does not start with the image itself.
+ */
+export function decodeNeighbourListMessage(msg: BusMessage): NeighbourListMessage {
+  const { data, shape, dtype } = decodeTensor(msg.payload, msg.headers);
+  const id = required(msg, HEADERS.id);
+  const checkpoint = Number(required(msg, HEADERS.checkpoint));
+  const change = required(msg, HEADERS.change);
+  let ids: unknown;
+  try {
+    ids = JSON.parse(required(msg, HEADERS.neighbours));
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+  }
+  if (
+    dtype !== "float32" || shape.length !== 1 || !Array.isArray(ids) ||
+    !ids.every((x) => typeof x === "string") || ids.length !== shape[0] || ids[0] !== id ||
+    !Number.isInteger(checkpoint) || checkpoint < 0 || (change !== "added" && change !== "updated")
+  ) {
+    throw new TypeError(
+      `Cannot decode neighbour-list message: it must hold float32 [L] similarities, L ids ` +
+        `starting with the image's own, a checkpoint and a change (added or updated), current ` +
+        `value is ${dtype} [${shape}], ids ${
+          Array.isArray(ids) ? ids.length : "unreadable"
+        }, checkpoint ${checkpoint}, change ${change}`,
+    );
+  }
+  return { id, checkpoint, ids, similarities: data as Float32Array, change };
 }
 
 function required(msg: BusMessage, name: string): string {

@@ -1,15 +1,21 @@
 /**
  * The distributed pipeline end to end, every stage in its own process against a real
- * nats-server: `deno task worker` for ingest, two embed workers and the cluster stage over the
- * shapes fixtures (300 images), one embed worker killed with SIGKILL half way. Then a late
+ * nats-server: `deno task worker` for ingest, two embed workers, the mine stage and the cluster
+ * stage over the shapes fixtures (300 images), one embed worker killed with SIGKILL half way. Then
+ * the neighbour lists the mine stage left in KV, and a late
  * `deno task events --subject all`, `deno task classify --nats` and `deno task status` against
  * what they left in NATS. Small training settings: the point is the plumbing, not accuracy.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { makeConfig } from "../../src/config.ts";
 import { assignmentEvent, decodeEvent } from "../../src/stream/events.ts";
 import { NatsBus } from "../../src/transport/nats_bus.ts";
-import { PipelineState, type StoredAssignment } from "../../src/transport/pipeline_state.ts";
+import {
+  PipelineState,
+  type StoredAssignment,
+  type StoredNeighbours,
+} from "../../src/transport/pipeline_state.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { natsTest } from "../_nats.ts";
 import { spawnTask, type TaskProcess } from "./_task_process.ts";
@@ -21,7 +27,7 @@ const NAME = "scaleout";
 const TIMEOUT_MS = 150_000;
 
 natsTest(
-  "worker task - ingest, two embed workers and the cluster stage as processes assign every image once, one embed worker killed changes nothing; late events replay, classify and status answer",
+  "worker task - ingest, two embed workers, mine and cluster stages as processes assign every image once and list its neighbours, one embed worker killed changes nothing; late events replay, classify and status answer",
   async ({ server }) => {
     const root = await Deno.makeTempDir({ prefix: "scanstream_workers_" });
     const watch = join(root, "inbox");
@@ -56,9 +62,12 @@ natsTest(
       const state = await PipelineState.open(bus.connection, NAME);
       const s = subjects(NAME);
       const byWorker = new Map<string, number>();
+      /** Features in stream order (what the mine stage reads): [image id, checkpoint]. */
+      const featureOrder: [string, number][] = [];
       const embeddings = bus.subscribe(s.embeddings, { deliverAll: true }).subscribe((msg) => {
         const worker = msg.headers["scan-worker"];
         byWorker.set(worker, (byWorker.get(worker) ?? 0) + 1);
+        featureOrder.push([msg.headers["scan-id"], Number(msg.headers["scan-checkpoint"])]);
       });
       const assignmentIds: string[] = [];
       const assignments = bus.subscribe(s.assignments, { deliverAll: true }).subscribe((msg) => {
@@ -93,6 +102,7 @@ natsTest(
         "--ack-wait",
         "3",
       ];
+      await spawn("worker", ["--stage", "mine", ...common, "--id", "mine"]);
       const embedA = await spawn("worker", embedArgs("embed-a"));
       await spawn("worker", embedArgs("embed-b"));
       const alive = async () => new Set((await state.heartbeats()).map((h) => h.id));
@@ -144,6 +154,61 @@ natsTest(
         return embed !== undefined && embed.pending === 0 && embed.ackPending === 0;
       });
 
+      // The mine stage's lists: for each image, one of the newest checkpoint among its features
+      // that the stage took (the documented rule, replayed over the same stream order: a newer
+      // checkpoint starts a fresh index, older features after it are ignored), itself first,
+      // min(K, images of that checkpoint) long, all of that checkpoint.
+      const k = makeConfig("fixtures").neighbours;
+      let stale = 0;
+      let fullLists = 0;
+      const mineWait = Date.now();
+      const neighboursMismatch = async (): Promise<string | undefined> => {
+        const beat = (await state.heartbeats()).find((h) => h.id === "mine");
+        if (beat?.processed !== featureOrder.length) {
+          return `mine processed ${beat?.processed} of ${featureOrder.length} features`;
+        }
+        let current = -1;
+        const members = new Map<number, Set<string>>();
+        const latest = new Map<string, number>();
+        for (const [id, checkpoint] of featureOrder) {
+          if (checkpoint < current) continue;
+          if (checkpoint > current) members.set(current = checkpoint, new Set());
+          members.get(checkpoint)!.add(id);
+          latest.set(id, checkpoint);
+        }
+        stale = kv.size - latest.size;
+        const stored = new Map<string, StoredNeighbours>();
+        for await (const id of await state.neighbours.keys()) {
+          stored.set(id, (await PipelineState.read<StoredNeighbours>(state.neighbours, id))!);
+        }
+        if (stored.size !== latest.size) return `${stored.size} lists for ${latest.size} images`;
+        fullLists = [...stored.values()].filter((list) => list.ids.length === k).length;
+        for (const [id, checkpoint] of latest) {
+          const list = stored.get(id);
+          const group = members.get(checkpoint)!;
+          if (
+            !kv.has(id) || list?.checkpoint !== checkpoint || list.ids[0] !== id ||
+            list.ids.length !== Math.min(k, group.size) ||
+            list.similarities.length !== list.ids.length || !list.ids.every((n) => group.has(n))
+          ) {
+            return `list of ${id}: ${JSON.stringify(list)}, expected checkpoint ${checkpoint} ` +
+              `of ${group.size} images`;
+          }
+        }
+        return undefined;
+      };
+      let mismatch: string | undefined;
+      await waitFor(
+        "the mine stage's neighbour lists",
+        async () => (mismatch = await neighboursMismatch()) === undefined,
+      ).catch((error) => {
+        throw new Error(`${mismatch}: ${error.message}`);
+      });
+      const mineWaitMs = Date.now() - mineWait;
+      // Images whose features all came after a newer checkpoint's have no list, by design.
+      assert.ok(stale <= kv.size / 10, `${stale} of ${kv.size} images without a list`);
+      assert.ok(fullLists > 0, "some lists reach K");
+
       // A late subscriber replays every assignment it missed.
       const events = await spawn("events", [...common, "--subject", "all"]);
       const lines = () => events.lines.filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
@@ -184,6 +249,10 @@ natsTest(
       assert.equal(status.summary.sizes.reduce((a: number, b: number) => a + b, 0), names.length);
       assert.ok(status.model.modelVersion >= 1);
       assert.ok((await alive()).has("embed-b"));
+      const mine = status.workers.find((w: { id: string }) => w.id === "mine");
+      assert.equal(mine?.stage, "mine", "status lists the mine worker");
+      assert.equal(mine.processed, featureOrder.length);
+      assert.ok(status.messages[s.neighbours] >= names.length, "lists kept on the subject");
 
       embeddings.unsubscribe();
       assignments.unsubscribe();
@@ -199,7 +268,10 @@ natsTest(
           `after ${killedAfter}, ${
             [...byWorker.values()].reduce((a, b) => a + b, 0) - names.length
           } embedded twice (held by the killed worker, redelivered); ${summary.pooled} stored ` +
-          "with pooled features",
+          `with pooled features; mine: ${kv.size - stale} lists in KV (${fullLists} of length ` +
+          `K = ${k}) over ${new Set(featureOrder.map(([, c]) => c)).size} checkpoints, ${stale} ` +
+          `images only with ignored older-checkpoint features, lists complete ${mineWaitMs} ms ` +
+          "after the embed consumer drained",
       );
     } finally {
       for (const p of processes) await p.stop();

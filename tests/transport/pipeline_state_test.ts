@@ -11,6 +11,7 @@ Deno.test("bucketNames() derives every bucket from the pipeline name and refuses
     assignments: "scan_a-1_assignments",
     state: "scan_a-1_state",
     workers: "scan_a-1_workers",
+    neighbours: "scan_a-1_neighbours",
     models: "scan_a-1_models",
   });
   assert.throws(() => bucketNames("a.b"), RangeError);

@@ -3,8 +3,10 @@ import type { BusMessage } from "../../src/transport/bus.ts";
 import {
   decodeEmbeddingMessage,
   decodeImageMessage,
+  decodeNeighbourListMessage,
   encodeEmbeddingMessage,
   encodeImageMessage,
+  encodeNeighbourListMessage,
 } from "../../src/transport/stage_messages.ts";
 
 const message = (encoded: { payload: Uint8Array; headers: Record<string, string> }) =>
@@ -50,4 +52,33 @@ Deno.test("malformed stage messages are refused with the reason", () => {
   );
   const badDim = { ...features, headers: { ...features.headers, "scan-backbone-dim": "5" } };
   assert.throws(() => decodeEmbeddingMessage(message(badDim)), /F 5/);
+});
+
+Deno.test("neighbour-list messages round-trip ids, similarities, checkpoint and change", () => {
+  const list = {
+    id: "ab12",
+    checkpoint: 3,
+    ids: ["ab12", "cd34", "ef56"],
+    similarities: Float32Array.from([1, 0.75, -0.125]),
+    change: "updated" as const,
+  };
+  const encoded = encodeNeighbourListMessage(list);
+  assert.deepEqual(decodeNeighbourListMessage(message(encoded)), list);
+  const withHeaders = (headers: Record<string, string>) =>
+    message({ ...encoded, headers: { ...encoded.headers, ...headers } });
+  for (
+    const headers of <Record<string, string>[]> [
+      { "scan-neighbours": '["cd34", "ab12", "ef56"]' },
+      { "scan-neighbours": '["ab12", "cd34"]' },
+      { "scan-neighbours": "not json" },
+      { "scan-change": "moved" },
+      { "scan-checkpoint": "-1" },
+    ]
+  ) {
+    assert.throws(
+      () => decodeNeighbourListMessage(withHeaders(headers)),
+      /Cannot decode neighbour-list message/,
+      JSON.stringify(headers),
+    );
+  }
 });
