@@ -52,7 +52,7 @@ natsTest(
         `connecting to nats://\\*\\*\\*@127\\.0\\.0\\.1:${server.port} \\(no credentials\\)`,
       ),
     );
-    assert.match(withUrl.stderr, /printing assignments, errors, clusters of creds/);
+    assert.match(withUrl.stderr, /printing assignments, errors, clusters, labels of creds/);
     assert.equal(withUrl.code, 0, withUrl.output);
 
     const withEnv = await eventsUntil(
