@@ -8,24 +8,13 @@ import { parseArgs } from "node:util";
 import { startStream } from "../pipelines/stream.ts";
 import { type RunningBoard, startBoard } from "../src/board/board_server.ts";
 import { streamImageSource } from "../src/board/image_source.ts";
-import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
+import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
-import { makeRoundConfig, type RoundConfig } from "../src/stream/round_config.ts";
-import type { Bus } from "../src/transport/bus.ts";
-import { MemoryBus } from "../src/transport/memory_bus.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
-import { describeAuth, redactServers } from "../src/transport/nats_auth.ts";
-import { findNatsServer, type NatsServer, startNatsServer } from "../src/transport/nats_server.ts";
 import { validatePipelineName } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import {
-  natsAuthOrUsage,
-  numericFlags,
-  required,
-  runTask,
-  selectBackend,
-  UsageError,
-} from "./_cli.ts";
+import { natsAuthOrUsage, required, runTask, selectBackend, UsageError } from "./_cli.ts";
+import { openStreamBus, STREAM_CONFIG_OPTIONS, streamSettings } from "./_stream_setup.ts";
 import { boardPort } from "./board.ts";
 
 const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] [--name NAME]
@@ -61,20 +50,9 @@ await runTask(USAGE, async () => {
       "nats-pass": { type: "string" },
       "nats-token": { type: "string" },
       name: { type: "string" },
-      clusters: { type: "string" },
       labels: { type: "string" },
-      preset: { type: "string" },
       backend: { type: "string" },
-      "input-size": { type: "string" },
-      heads: { type: "string" },
-      neighbours: { type: "string" },
-      seed: { type: "string" },
-      "pretext-steps": { type: "string" },
-      "scan-steps": { type: "string" },
-      "selflabel-steps": { type: "string" },
-      "warmup-steps": { type: "string" },
-      "selflabel-after": { type: "string" },
-      "min-images": { type: "string" },
+      ...STREAM_CONFIG_OPTIONS,
       board: { type: "string" },
     },
   });
@@ -85,56 +63,21 @@ await runTask(USAGE, async () => {
   } catch (error) {
     throw new UsageError(`--name: ${(error as Error).message}`);
   }
-  const overrides = numericFlags(values, [
-    ["clusters", "clusters"],
-    ["inputSize", "input-size"],
-    ["heads", "heads"],
-    ["neighbours", "neighbours"],
-    ["seed", "seed"],
-  ]);
-  const roundOverrides = numericFlags(values, [
-    ["pretextSteps", "pretext-steps"],
-    ["scanSteps", "scan-steps"],
-    ["selflabelSteps", "selflabel-steps"],
-    ["warmupSteps", "warmup-steps"],
-    ["selflabelAfter", "selflabel-after"],
-    ["minImages", "min-images"],
-  ]);
-  let config;
-  let rounds;
-  try {
-    config = makeConfig(values.preset ?? "fixtures", overrides as ConfigOverrides);
-    rounds = makeRoundConfig(config, roundOverrides as Partial<RoundConfig>);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const { config, rounds } = streamSettings(values);
   const port = values.board === undefined ? undefined : boardPort(values.board, "--board", 0);
   const stateDir = values.state ?? join(".scanstream", name);
   const labels = values.labels === undefined ? undefined : await readLabels(values.labels);
   const backend = await selectBackend(values.backend);
 
-  let server: NatsServer | undefined;
-  let bus: Bus;
   const url = values.nats ?? Deno.env.get("NATS_URL");
-  if (url !== undefined && url !== "") {
-    const auth = natsAuthOrUsage(values);
-    logLine(`connecting to ${redactServers(url)} (${describeAuth(auth)})`);
-    bus = await NatsBus.connect({ servers: url, name, ...auth });
-  } else if ((await findNatsServer()) !== null) {
-    await Deno.mkdir(stateDir, { recursive: true });
-    server = await startNatsServer({ storeDir: join(stateDir, "nats") });
-    logLine(
-      `started nats-server at ${server.url}; watch with: deno task events --nats ${server.url} --name ${name}`,
-    );
-    console.log(`NATS_URL=${server.url}`);
-    bus = await NatsBus.connect({ servers: server.url, name });
-  } else {
-    logLine(
-      "nats-server not found and no --nats given: running on the in-process bus, so no other " +
-        "process sees the events (apt install nats-server, or pass --nats URL)",
-    );
-    bus = MemoryBus.forPipeline(name);
-  }
+  const { bus, close } = await openStreamBus({
+    url,
+    auth: url !== undefined && url !== "" ? natsAuthOrUsage(values) : undefined,
+    name,
+    stateDir,
+    log: logLine,
+    announce: (serverUrl) => console.log(`NATS_URL=${serverUrl}`),
+  });
 
   let board: RunningBoard | undefined;
   try {
@@ -181,7 +124,6 @@ await runTask(USAGE, async () => {
     }
   } finally {
     await board?.close();
-    await bus.close();
-    await server?.stop();
+    await close();
   }
 });
