@@ -4,6 +4,7 @@
  */
 import { type BackendName, BACKENDS, initBackend } from "../src/backend/backend.ts";
 import { type NatsAuth, natsAuth, type NatsAuthFlags } from "../src/transport/nats_auth.ts";
+import { validatePipelineName } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
 
 /** A problem with how the task was called: printed with the usage, exit code 2. */
@@ -29,6 +30,33 @@ export async function runTask(usage: string, main: () => Promise<void>): Promise
   }
 }
 
+/**
+ * Until the returned function is called, SIGINT or SIGTERM asks `stop` for a graceful end
+ * (logging `stopping`); a second signal exits at once with 130 (logging `second`), for when the
+ * graceful end hangs.
+ */
+export function stopOnSignals(
+  stop: () => void,
+  messages: { readonly stopping: string; readonly second: string },
+): () => void {
+  let signalled = false;
+  const onSignal = () => {
+    if (signalled) {
+      logLine(messages.second);
+      Deno.exit(130);
+    }
+    signalled = true;
+    logLine(messages.stopping);
+    stop();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  return () => {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  };
+}
+
 /** Select the compute backend named by `--backend` (default wasm). */
 export async function selectBackend(name: string | undefined): Promise<string> {
   const chosen = (name ?? "wasm") as BackendName;
@@ -44,6 +72,17 @@ export async function selectBackend(name: string | undefined): Promise<string> {
 export function required(value: string | undefined, flag: string): string {
   if (value === undefined || value === "") throw new UsageError(`${flag} is required`);
   return value;
+}
+
+/** The pipeline name of `--name` (default `default`), validated. */
+export function pipelineNameFlag(value: string | undefined): string {
+  const name = value ?? "default";
+  try {
+    validatePipelineName(name);
+  } catch (error) {
+    throw new UsageError(`--name: ${(error as Error).message}`);
+  }
+  return name;
 }
 
 /** An optional numeric flag, validated. */

@@ -1,6 +1,7 @@
 /**
  * How `deno task stream` turns its flags into a config, a round config and a bus, shared with
- * the stream benchmark so that it measures the stream as the task runs it.
+ * the cluster stage of `deno task worker` (the same flags) and with the stream benchmark, so that
+ * it measures the stream as the task runs it.
  */
 import { join } from "node:path";
 import { type ConfigOverrides, makeConfig, type ScanConfig } from "../src/config.ts";

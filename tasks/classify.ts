@@ -19,8 +19,15 @@ import {
   requestClassification,
 } from "../src/transport/classify_protocol.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
-import { validatePipelineName } from "../src/transport/subjects.ts";
-import { optionalNumber, printJson, required, runTask, selectBackend, UsageError } from "./_cli.ts";
+import {
+  optionalNumber,
+  pipelineNameFlag,
+  printJson,
+  required,
+  runTask,
+  selectBackend,
+  UsageError,
+} from "./_cli.ts";
 
 const USAGE = `usage: deno task classify --run RUN [--batch-size N] [--backend wasm|cpu|tensorflow]
     FILE...
@@ -73,11 +80,7 @@ async function classifyRemote(
   timeout: string | undefined,
   paths: readonly string[],
 ): Promise<void> {
-  try {
-    validatePipelineName(name);
-  } catch (error) {
-    throw new UsageError(`--name: ${(error as Error).message}`);
-  }
+  pipelineNameFlag(name);
   const seconds = optionalNumber(timeout, "--timeout") ?? 10;
   if (!(seconds > 0)) {
     throw new UsageError(`--timeout must be positive, current value is ${seconds}`);

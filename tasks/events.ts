@@ -16,9 +16,9 @@ import {
 import type { BusMessage } from "../src/transport/bus.ts";
 import { describeAuth, redactServers } from "../src/transport/nats_auth.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
-import { subjects, validatePipelineName } from "../src/transport/subjects.ts";
+import { subjects } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import { natsAuthOrUsage, runTask, UsageError } from "./_cli.ts";
+import { natsAuthOrUsage, pipelineNameFlag, runTask, UsageError } from "./_cli.ts";
 
 const USAGE =
   `usage: deno task events [--nats URL] [--name NAME] [--subject clusters|assignments|errors|labels|all]
@@ -51,12 +51,7 @@ await runTask(USAGE, async () => {
       subject: { type: "string" },
     },
   });
-  const name = values.name ?? "default";
-  try {
-    validatePipelineName(name);
-  } catch (error) {
-    throw new UsageError(`--name: ${(error as Error).message}`);
-  }
+  const name = pipelineNameFlag(values.name);
   const choice = values.subject ?? "all";
   if (choice !== "all" && !(choice in KINDS)) {
     throw new UsageError(

@@ -13,9 +13,9 @@ import {
   PipelineState,
   type PipelineSummary,
 } from "../src/transport/pipeline_state.ts";
-import { streamName, validatePipelineName } from "../src/transport/subjects.ts";
+import { streamName } from "../src/transport/subjects.ts";
 import { MODEL_KEY } from "../pipelines/workers/embed_worker.ts";
-import { runTask, UsageError } from "./_cli.ts";
+import { pipelineNameFlag, runTask } from "./_cli.ts";
 
 const USAGE = `usage: deno task status [--nats URL] [--name NAME] [--json]
 
@@ -39,12 +39,7 @@ await runTask(USAGE, async () => {
     args: Deno.args,
     options: { nats: { type: "string" }, name: { type: "string" }, json: { type: "boolean" } },
   });
-  const name = values.name ?? "default";
-  try {
-    validatePipelineName(name);
-  } catch (error) {
-    throw new UsageError(`--name: ${(error as Error).message}`);
-  }
+  const name = pipelineNameFlag(values.name);
   const url = values.nats ?? Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222";
   const bus = await NatsBus.connect({ servers: url, name });
   try {

@@ -11,9 +11,15 @@ import { streamImageSource } from "../src/board/image_source.ts";
 import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
-import { validatePipelineName } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import { natsAuthOrUsage, required, runTask, selectBackend, UsageError } from "./_cli.ts";
+import {
+  natsAuthOrUsage,
+  pipelineNameFlag,
+  required,
+  runTask,
+  selectBackend,
+  stopOnSignals,
+} from "./_cli.ts";
 import { openStreamBus, STREAM_CONFIG_OPTIONS, streamSettings } from "./_stream_setup.ts";
 import { boardPort } from "./board.ts";
 
@@ -57,12 +63,7 @@ await runTask(USAGE, async () => {
     },
   });
   const watch = required(values.watch, "--watch");
-  const name = values.name ?? "default";
-  try {
-    validatePipelineName(name);
-  } catch (error) {
-    throw new UsageError(`--name: ${(error as Error).message}`);
-  }
+  const name = pipelineNameFlag(values.name);
   const { config, rounds } = streamSettings(values);
   const port = values.board === undefined ? undefined : boardPort(values.board, "--board", 0);
   const stateDir = values.state ?? join(".scanstream", name);
@@ -104,23 +105,14 @@ await runTask(USAGE, async () => {
       logLine(`board at ${board.url}`);
       console.log(`BOARD_URL=${board.url}`);
     }
-    let signalled = false;
-    const onSignal = () => {
-      if (signalled) {
-        logLine("second signal: exiting without saving");
-        Deno.exit(130);
-      }
-      signalled = true;
-      logLine("stopping: draining and saving the state (a second signal exits at once)");
-      stream.stop().catch(() => {});
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
+    const stopListening = stopOnSignals(() => stream.stop().catch(() => {}), {
+      stopping: "stopping: draining and saving the state (a second signal exits at once)",
+      second: "second signal: exiting without saving",
+    });
     try {
       await stream.done;
     } finally {
-      Deno.removeSignalListener("SIGINT", onSignal);
-      Deno.removeSignalListener("SIGTERM", onSignal);
+      stopListening();
     }
   } finally {
     await board?.close();

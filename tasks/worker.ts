@@ -10,21 +10,21 @@ import { runEmbedWorker } from "../pipelines/workers/embed_worker.ts";
 import { runIngestWorker } from "../pipelines/workers/ingest_worker.ts";
 import { runMineWorker } from "../pipelines/workers/mine_worker.ts";
 import { type Stage, STAGES, type WorkerContext } from "../pipelines/workers/worker_context.ts";
-import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
+import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
-import { makeRoundConfig, type RoundConfig } from "../src/stream/round_config.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
 import { PipelineState } from "../src/transport/pipeline_state.ts";
-import { validatePipelineName } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
 import {
-  numericFlags,
   optionalNumber,
+  pipelineNameFlag,
   required,
   runTask,
   selectBackend,
+  stopOnSignals,
   UsageError,
 } from "./_cli.ts";
+import { STREAM_CONFIG_OPTIONS, streamSettings } from "./_stream_setup.ts";
 
 const USAGE = `usage: deno task worker --stage ingest|embed|mine|cluster --nats URL [--name NAME]
     [--id ID] [--backend wasm|cpu|tensorflow]
@@ -61,18 +61,7 @@ await runTask(USAGE, async () => {
       "ack-wait": { type: "string" },
       state: { type: "string" },
       labels: { type: "string" },
-      preset: { type: "string" },
-      clusters: { type: "string" },
-      "input-size": { type: "string" },
-      heads: { type: "string" },
-      neighbours: { type: "string" },
-      seed: { type: "string" },
-      "pretext-steps": { type: "string" },
-      "scan-steps": { type: "string" },
-      "selflabel-steps": { type: "string" },
-      "warmup-steps": { type: "string" },
-      "selflabel-after": { type: "string" },
-      "min-images": { type: "string" },
+      ...STREAM_CONFIG_OPTIONS,
     },
   });
   const stage = required(values.stage, "--stage") as Stage;
@@ -82,12 +71,7 @@ await runTask(USAGE, async () => {
     );
   }
   const url = required(values.nats ?? Deno.env.get("NATS_URL"), "--nats");
-  const name = values.name ?? "default";
-  try {
-    validatePipelineName(name);
-  } catch (error) {
-    throw new UsageError(`--name: ${(error as Error).message}`);
-  }
+  const name = pipelineNameFlag(values.name);
   const id = values.id ?? `${stage}-${Deno.hostname()}-${Deno.pid}`;
   if (!/^[A-Za-z0-9_-]+$/.test(id)) {
     throw new UsageError(
@@ -104,52 +88,23 @@ await runTask(USAGE, async () => {
   const watch = stage === "ingest" ? required(values.watch, "--watch") : undefined;
   let cluster;
   if (stage === "cluster") {
-    const overrides = numericFlags(values, [
-      ["clusters", "clusters"],
-      ["inputSize", "input-size"],
-      ["heads", "heads"],
-      ["neighbours", "neighbours"],
-      ["seed", "seed"],
-    ]);
-    const roundOverrides = numericFlags(values, [
-      ["pretextSteps", "pretext-steps"],
-      ["scanSteps", "scan-steps"],
-      ["selflabelSteps", "selflabel-steps"],
-      ["warmupSteps", "warmup-steps"],
-      ["selflabelAfter", "selflabel-after"],
-      ["minImages", "min-images"],
-    ]);
-    try {
-      const config = makeConfig(values.preset ?? "fixtures", overrides as ConfigOverrides);
-      const rounds = makeRoundConfig(config, roundOverrides as Partial<RoundConfig>);
-      cluster = {
-        config,
-        rounds,
-        stateDir: values.state ?? join(".scanstream", `${name}-cluster`),
-        labels: values.labels === undefined ? undefined : await readLabels(values.labels),
-      };
-    } catch (error) {
-      if (error instanceof RangeError) throw new UsageError(error.message);
-      throw error;
-    }
+    const { config, rounds } = streamSettings(values);
+    cluster = {
+      config,
+      rounds,
+      stateDir: values.state ?? join(".scanstream", `${name}-cluster`),
+      labels: values.labels === undefined ? undefined : await readLabels(values.labels),
+    };
   }
   const backend = stage === "ingest" ? "none" : await selectBackend(values.backend);
 
   logLine(`worker ${id}: stage ${stage} of ${name}, connecting to ${url}`);
   const bus = await NatsBus.connect({ servers: url, name });
   const controller = new AbortController();
-  let signalled = false;
-  const onSignal = () => {
-    if (signalled) {
-      logLine("second signal: exiting at once");
-      Deno.exit(130);
-    }
-    signalled = true;
-    logLine("stopping: finishing what this worker holds (a second signal exits at once)");
-    controller.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  const stopListening = stopOnSignals(() => controller.abort(), {
+    stopping: "stopping: finishing what this worker holds (a second signal exits at once)",
+    second: "second signal: exiting at once",
+  });
   try {
     const ctx: WorkerContext = {
       bus,
@@ -171,8 +126,7 @@ await runTask(USAGE, async () => {
     else summary = await runClusterWorker(ctx, cluster!);
     logLine(`worker ${id}: stopped ${JSON.stringify(summary)}`);
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    stopListening();
     await bus.close();
   }
 });
