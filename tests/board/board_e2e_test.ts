@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { startNatsServer } from "../../src/transport/nats_server.ts";
 import { natsTest } from "../_nats.ts";
-import { taskPermissions } from "../run/_tiny_run.ts";
+import { spawnTask } from "../tasks/_task_process.ts";
 import { openBrowser } from "./_browser.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -36,49 +36,6 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** `tasks/stream.ts` in a subprocess with its deno.json permissions; stdout kept as lines. */
-async function spawnStream(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(await taskPermissions("stream")), join(ROOT, "tasks", "stream.ts"), ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  let stderr = "";
-  const decoder = new TextDecoder();
-  const reading = Promise.all([
-    (async () => {
-      let rest = "";
-      for await (const chunk of child.stdout) {
-        const parts = (rest + decoder.decode(chunk, { stream: true })).split("\n");
-        rest = parts.pop()!;
-        lines.push(...parts);
-      }
-    })(),
-    (async () => {
-      for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
-    })(),
-  ]);
-  let code: number | undefined;
-  return {
-    lines,
-    stderr: () => stderr,
-    async stop(): Promise<number> {
-      if (code !== undefined) return code;
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-      code = (await child.status).code;
-      await reading;
-      return code;
-    },
-  };
 }
 
 async function waitFor<T>(what: string, get: () => T | undefined, detail: () => string) {
@@ -120,7 +77,7 @@ if (!(await exists(CHROMIUM))) {
     await copyImages(names.slice(0, FIRST), watch);
     // A server of this test's own, with a store that survives a restart on the same port.
     let nats = await startNatsServer({ binary, storeDir: join(root, "nats") });
-    const stream = await spawnStream([
+    const stream = await spawnTask("stream", [
       "--watch",
       watch,
       "--state",

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { natsTest } from "../_nats.ts";
-import { taskPermissions } from "../run/_tiny_run.ts";
+import { spawnTask } from "./_task_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SHAPES = join(ROOT, "fixtures", "shapes");
@@ -21,47 +21,6 @@ const ACCURACY = Number(Deno.env.get("SCANSTREAM_E2E_ACCURACY") ?? "0.9");
 interface Line {
   type: "assignment" | "refusal" | "cluster-update";
   [field: string]: unknown;
-}
-
-/** A task script in a subprocess with its deno.json permissions, stdout read line by line. */
-async function spawnTask(task: string, args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(await taskPermissions(task)), join(ROOT, "tasks", `${task}.ts`), ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  let stderr = "";
-  const decoder = new TextDecoder();
-  const reading = Promise.all([
-    (async () => {
-      let rest = "";
-      for await (const chunk of child.stdout) {
-        const parts = (rest + decoder.decode(chunk, { stream: true })).split("\n");
-        rest = parts.pop()!;
-        lines.push(...parts);
-      }
-    })(),
-    (async () => {
-      for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
-    })(),
-  ]);
-  return {
-    lines,
-    stderr: () => stderr,
-    async stop(): Promise<number> {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-      const { code } = await child.status;
-      await reading;
-      return code;
-    },
-  };
 }
 
 natsTest(
