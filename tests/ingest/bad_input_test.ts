@@ -10,37 +10,21 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startStream } from "../../pipelines/stream.ts";
 import { initBackend } from "../../src/backend/backend.ts";
-import { makeConfig } from "../../src/config.ts";
 import { encodeJpeg } from "../../src/image/encode_jpeg.ts";
 import { encodePng } from "../../src/image/encode_png.ts";
 import { sha256Hex } from "../../src/image/hash.ts";
 import type { AssignmentEvent, RefusalEvent } from "../../src/stream/events.ts";
-import { makeRoundConfig } from "../../src/stream/round_config.ts";
 import { json } from "../../src/transport/bus.ts";
 import { MemoryBus } from "../../src/transport/memory_bus.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { printable, quote } from "../../src/util/quote.ts";
+import { smallStreamSettings } from "../pipelines/_small_stream.ts";
 import { delay, fixtures, mkfifo } from "./_helpers.ts";
 
 await initBackend("wasm");
 
 const NAME = "bad-input";
-const config = makeConfig("fixtures", {
-  inputSize: 16,
-  heads: 2,
-  neighbours: 5,
-  pretext: { batchSize: 16 },
-  scan: { batchSize: 16 },
-  selflabel: { batchSize: 16 },
-});
-const rounds = makeRoundConfig(config, {
-  pretextSteps: 2,
-  scanSteps: 2,
-  selflabelSteps: 1,
-  warmupSteps: 2,
-  minImages: 16,
-  selflabelAfter: 4,
-});
+const { config, rounds } = smallStreamSettings(16);
 const IS_ROOT = Deno.uid() === 0;
 const SHAPE_NAMES = [...Deno.readDirSync(`${fixtures}shapes`)].map((e) => e.name)
   .filter((name) => name.startsWith("img_")).sort();

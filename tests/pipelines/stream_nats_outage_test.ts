@@ -10,14 +10,13 @@ import { join } from "node:path";
 import { firstValueFrom, type Observable, take, timeout, toArray } from "rxjs";
 import { startStream } from "../../pipelines/stream.ts";
 import { initBackend } from "../../src/backend/backend.ts";
-import { makeConfig } from "../../src/config.ts";
 import { type AssignmentEvent, assignmentEvent, decodeEvent } from "../../src/stream/events.ts";
-import { makeRoundConfig } from "../../src/stream/round_config.ts";
 import type { BusMessage } from "../../src/transport/bus.ts";
 import { NatsBus } from "../../src/transport/nats_bus.ts";
 import { freePort, startNatsServer } from "../../src/transport/nats_server.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { natsTest } from "../_nats.ts";
+import { smallStreamSettings } from "./_small_stream.ts";
 
 await initBackend("wasm");
 
@@ -25,23 +24,7 @@ const SHAPES = new URL("../../fixtures/shapes", import.meta.url).pathname;
 const NAME = "outage";
 const OUTAGE_MS = 10_000;
 
-// The small settings of tests/pipelines/stream_test.ts: SCAN starts once 24 images are stored.
-const config = makeConfig("fixtures", {
-  inputSize: 16,
-  heads: 2,
-  neighbours: 5,
-  pretext: { batchSize: 16 },
-  scan: { batchSize: 16 },
-  selflabel: { batchSize: 16 },
-});
-const rounds = makeRoundConfig(config, {
-  pretextSteps: 2,
-  scanSteps: 2,
-  selflabelSteps: 1,
-  warmupSteps: 2,
-  minImages: 24,
-  selflabelAfter: 4,
-});
+const { config, rounds } = smallStreamSettings();
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;

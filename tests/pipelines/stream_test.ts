@@ -2,13 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startStream, type StreamOptions } from "../../pipelines/stream.ts";
 import { initBackend } from "../../src/backend/backend.ts";
-import { makeConfig } from "../../src/config.ts";
 import { readLabels } from "../../src/data/folder.ts";
 import type { AssignmentEvent, ClusterUpdateEvent, RefusalEvent } from "../../src/stream/events.ts";
-import { makeRoundConfig } from "../../src/stream/round_config.ts";
 import { json } from "../../src/transport/bus.ts";
 import { MemoryBus } from "../../src/transport/memory_bus.ts";
 import { subjects } from "../../src/transport/subjects.ts";
+import { smallStreamSettings } from "./_small_stream.ts";
 
 await initBackend("wasm");
 
@@ -16,23 +15,7 @@ const SHAPES = new URL("../../fixtures/shapes", import.meta.url).pathname;
 const BAD = new URL("../../fixtures/bad", import.meta.url).pathname;
 const NAME = "test";
 
-// Tiny and fast: 16 px, two heads, short rounds; SCAN starts once 24 images are stored.
-const config = makeConfig("fixtures", {
-  inputSize: 16,
-  heads: 2,
-  neighbours: 5,
-  pretext: { batchSize: 16 },
-  scan: { batchSize: 16 },
-  selflabel: { batchSize: 16 },
-});
-const rounds = makeRoundConfig(config, {
-  pretextSteps: 2,
-  scanSteps: 2,
-  selflabelSteps: 1,
-  warmupSteps: 2,
-  minImages: 24,
-  selflabelAfter: 4,
-});
+const { config, rounds } = smallStreamSettings();
 
 async function shapeFiles(): Promise<string[]> {
   const files: string[] = [];
