@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { startNatsServer } from "../../src/transport/nats_server.ts";
 import { natsTest } from "../_nats.ts";
+import { shapeImageNames } from "../_shapes.ts";
 import { spawnTask } from "../tasks/_task_process.ts";
 import { openBrowser } from "./_browser.ts";
 
@@ -70,10 +71,7 @@ if (!(await exists(CHROMIUM))) {
     const root = await Deno.makeTempDir({ prefix: "scanstream_board_" });
     const watch = join(root, "inbox");
     await Deno.mkdir(watch);
-    const names = [...Deno.readDirSync(SHAPES)]
-      .map((entry) => entry.name)
-      .filter((name) => /\.(png|jpg)$/.test(name))
-      .sort();
+    const names = shapeImageNames();
     await copyImages(names.slice(0, FIRST), watch);
     // A server of this test's own, with a store that survives a restart on the same port.
     let nats = await startNatsServer({ binary, storeDir: join(root, "nats") });

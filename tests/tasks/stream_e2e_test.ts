@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { natsTest } from "../_nats.ts";
+import { shapeImageNames } from "../_shapes.ts";
 import { spawnTask } from "./_task_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -29,11 +30,7 @@ natsTest(
     const root = await Deno.makeTempDir({ prefix: "scanstream_e2e_" });
     const watch = join(root, "inbox");
     await Deno.mkdir(watch);
-    const names: string[] = [];
-    for await (const entry of Deno.readDir(SHAPES)) {
-      if (/\.(png|jpg)$/.test(entry.name)) names.push(entry.name);
-    }
-    names.sort();
+    const names = shapeImageNames();
     const early = names.slice(0, 200);
     const late = names.slice(200);
     for (const name of early) await Deno.copyFile(join(SHAPES, name), join(watch, name));

@@ -20,6 +20,7 @@ import { NatsBus } from "../../src/transport/nats_bus.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import type { BusMessage } from "../../src/transport/bus.ts";
 import { natsTest } from "../_nats.ts";
+import { shapeImageNames } from "../_shapes.ts";
 import { taskPermissions } from "../run/_tiny_run.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -116,8 +117,7 @@ natsTest(
     const watch = join(root, "inbox");
     const state = join(root, "state");
     await Deno.mkdir(watch);
-    const names = [...Deno.readDirSync(SHAPES)].map((e) => e.name)
-      .filter((n) => /\.(png|jpg)$/.test(n)).sort().slice(0, 90);
+    const names = shapeImageNames().slice(0, 90);
     const copy = async (from: number, to: number) => {
       for (const name of names.slice(from, to)) {
         await Deno.copyFile(join(SHAPES, name), join(watch, name));

@@ -18,6 +18,7 @@ import {
 } from "../../src/transport/pipeline_state.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { natsTest } from "../_nats.ts";
+import { shapeImageNames } from "../_shapes.ts";
 import { spawnTask, type TaskProcess } from "./_task_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -32,11 +33,7 @@ natsTest(
     const root = await Deno.makeTempDir({ prefix: "scanstream_workers_" });
     const watch = join(root, "inbox");
     await Deno.mkdir(watch);
-    const names: string[] = [];
-    for await (const entry of Deno.readDir(SHAPES)) {
-      if (/\.(png|jpg)$/.test(entry.name)) names.push(entry.name);
-    }
-    names.sort();
+    const names = shapeImageNames();
     const common = ["--nats", server.url, "--name", NAME];
     const processes: TaskProcess[] = [];
     const spawn = async (task: string, args: string[]) => {
