@@ -45,6 +45,7 @@ import {
 import type { RoundConfig } from "../src/stream/round_config.ts";
 import type { StoredImage } from "../src/stream/store.ts";
 import { type RoundReport, StreamTrainer } from "../src/stream/trainer.ts";
+import { trainingLoop } from "../src/stream/training_loop.ts";
 import type { Bus } from "../src/transport/bus.ts";
 import { Outbox } from "../src/transport/outbox.ts";
 import { subjects } from "../src/transport/subjects.ts";
@@ -133,8 +134,8 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   const unconfirmed = new Set<string>();
   const stopping = new Subject<void>();
   const abort = new AbortController();
-  let wake: (() => void) | undefined;
-  const wakeTrainer = () => wake?.();
+  const trainingRounds = trainingLoop(trainer, abort.signal);
+  const wakeTrainer = () => trainingRounds.wake();
 
   // Message ids name the event, so a publish retried (or repeated after a crash) within the
   // stream's duplicate window is stored once. An image is assigned once in its life (moves go in
@@ -249,23 +250,13 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   // The background trainer: a round, its update, the assignments it made possible, a checkpoint.
   const training = (async () => {
     await publishPending();
-    while (!abort.signal.aborted) {
-      if (trainer.resting || trainer.store.n < 2) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          abort.signal.addEventListener("abort", () => resolve(), { once: true });
-        });
-        wake = undefined;
-        continue;
-      }
-      const report = await trainer.round(abort.signal);
-      if (report === null) continue;
+    await trainingRounds.run(async (report) => {
       log(describeRound(report));
       if (report.update !== null) await publishUpdate(report.update);
       if (report.labels !== null) await publishLabels(report.labels, report.round);
       await publishPending();
       await trainer.checkpoint(true, unconfirmed);
-    }
+    });
   })();
 
   let failure: unknown;

@@ -33,6 +33,7 @@ import {
 import type { RoundConfig } from "../../src/stream/round_config.ts";
 import type { StoredImage } from "../../src/stream/store.ts";
 import { StreamTrainer } from "../../src/stream/trainer.ts";
+import { trainingLoop } from "../../src/stream/training_loop.ts";
 import { publishJson } from "../../src/transport/bus.ts";
 import {
   type CheckpointAnnouncement,
@@ -104,9 +105,9 @@ export async function runClusterWorker(
   }
   const waitingImages = new Map<string, ImageMessage>();
   const waitingFeatures = new Map<string, EmbeddingMessage>();
-  let wake: (() => void) | undefined;
   const stopping = new Subject<void>();
   const abort = new AbortController();
+  const trainingRounds = trainingLoop(trainer, abort.signal);
   ctx.signal.addEventListener("abort", () => {
     stopping.next();
     abort.abort();
@@ -257,7 +258,7 @@ export async function runClusterWorker(
         counts.stored += pooled.length + refreshed.length;
         await publishPending();
         await writeSummary();
-        if (pooled.length + refreshed.length > 0) wake?.();
+        if (pooled.length + refreshed.length > 0) trainingRounds.wake();
       }),
     ),
     { defaultValue: undefined },
@@ -267,23 +268,13 @@ export async function runClusterWorker(
     await announce();
     await publishPending();
     await writeSummary();
-    while (!abort.signal.aborted) {
-      if (trainer.resting || trainer.store.n < 2) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          abort.signal.addEventListener("abort", () => resolve(), { once: true });
-        });
-        wake = undefined;
-        continue;
-      }
-      const report = await trainer.round(abort.signal);
-      if (report === null) continue;
+    await trainingRounds.run(async (report) => {
       ctx.log(describeRound(report));
       if (report.update !== null) await publishUpdate(report.update);
       await publishPending();
       await announce();
       await writeSummary();
-    }
+    });
   })();
 
   const started = now();
