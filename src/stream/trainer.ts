@@ -142,6 +142,11 @@ export class StreamTrainer {
   readonly rounds: RoundConfig;
   readonly stateDir: string | undefined;
   readonly store: ImageStore;
+  /**
+   * Awaited between training steps (default: one macrotask), so new images are served there; the
+   * stream sets a gate that waits for them (`servingFirst`).
+   */
+  betweenSteps: () => Promise<void> = macrotask;
   readonly #index: NeighbourIndex;
   readonly #training: StreamModels;
   readonly #serving: StreamModels;
@@ -434,7 +439,7 @@ export class StreamTrainer {
 
     const pretextLosses: number[] = [];
     for (let s = 0; s < rounds.pretextSteps; s++) {
-      await macrotask();
+      await this.betweenSteps();
       if (signal?.aborted) return null;
       const images = sampled(config.pretext.batchSize);
       pretextLosses.push(this.#pretext.step(images));
@@ -475,7 +480,7 @@ export class StreamTrainer {
       const lists = this.#index.lists();
       const k = lists.listLength;
       for (let s = 0; s < rounds.scanSteps; s++) {
-        await macrotask();
+        await this.betweenSteps();
         if (signal?.aborted) return null;
         const anchors = sample(view.n, config.scan.batchSize, rng);
         // As in the official NeighborsDataset: one of the K (the anchor itself included).
@@ -520,7 +525,7 @@ export class StreamTrainer {
           );
         }
         for (let s = 0; s < rounds.selflabelSteps; s++) {
-          await macrotask();
+          await this.betweenSteps();
           if (signal?.aborted) return null;
           const current = this.store.view();
           const batch = sample(current.n, config.selflabel.batchSize, rng);
@@ -539,7 +544,7 @@ export class StreamTrainer {
         }
       }
     }
-    await macrotask();
+    await this.betweenSteps();
     if (signal?.aborted) return null;
 
     // From here to the end the round is synchronous: the new model, its alignment and the
