@@ -30,3 +30,16 @@ Deno.test("servingFirst - under images that never finish, the gate still opens a
   gate.served(5);
   assert.equal(gate.inFlight, 0, "served more than arrived must not go negative");
 });
+
+Deno.test("servingFirst - under a steady stream a step waits about as long as the step before it took", async () => {
+  const gate = servingFirst({ quietMs: 20, maxWaitMs: 5000 });
+  await gate.gate();
+  gate.arrived(1);
+  // A cheap step: the next wait is short, although an image is in flight.
+  const cheap = await elapsed(gate.gate());
+  assert.ok(cheap < 1000, `waited ${cheap} ms after a cheap step`);
+  // A step of 400 ms: the next wait matches it.
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const matched = await elapsed(gate.gate());
+  assert.ok(matched >= 350 && matched < 4000, `waited ${matched} ms after a 400 ms step`);
+});
