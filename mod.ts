@@ -59,3 +59,20 @@ export { NatsBus } from "./src/transport/nats_bus.ts";
 export { subjects } from "./src/transport/subjects.ts";
 export { type OfflineRun, type OfflineSummary, runOffline } from "./pipelines/offline.ts";
 export { Random } from "./src/util/random.ts";
+export { randomInvert } from "./src/augment/invert.ts";
+export { type RunningStream, startStream, type StreamOptions } from "./pipelines/stream.ts";
+export { makeRoundConfig, type RoundConfig } from "./src/stream/round_config.ts";
+export { StreamTrainer } from "./src/stream/trainer.ts";
+export { servingFirst } from "./src/stream/serving_first.ts";
+export {
+  type AssignmentEvent,
+  assignmentEvent,
+  type ClusterUpdateEvent,
+  clusterUpdateEvent,
+  decodeEvent,
+  type LabelEvent,
+  labelEvent,
+  type RefusalEvent,
+  refusalEvent,
+} from "./src/stream/events.ts";
+export { type BoardOptions, type RunningBoard, startBoard } from "./src/board/board_server.ts";
