@@ -3,7 +3,6 @@
  * and the `--backend` choice. Tasks parse their arguments here and nowhere else touches argv.
  */
 import { type BackendName, BACKENDS, initBackend } from "../src/backend/backend.ts";
-import { type NatsAuth, natsAuth, type NatsAuthFlags } from "../src/transport/nats_auth.ts";
 import { validatePipelineName } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
 
@@ -114,13 +113,4 @@ export function numericFlags(
 /** Print one JSON value as a line on stdout. */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value));
-}
-
-/** NATS credentials from the `--nats-*` flags and `NATS_*` variables; a conflict is a usage error. */
-export function natsAuthOrUsage(flags: NatsAuthFlags): NatsAuth {
-  try {
-    return natsAuth(flags);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
 }

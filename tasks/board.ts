@@ -5,18 +5,20 @@
  */
 import { parseArgs } from "node:util";
 import { startBoard } from "../src/board/board_server.ts";
-import { NatsBus } from "../src/transport/nats_bus.ts";
-import { validatePipelineName } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import { optionalNumber, runTask, UsageError } from "./_cli.ts";
+import { optionalNumber, pipelineNameFlag, runTask, UsageError } from "./_cli.ts";
+import { connectNats, NATS_CREDENTIALS_USAGE, NATS_FLAGS, natsUrlOrLocal } from "./_nats_cli.ts";
 
 const USAGE = `usage: deno task board [--nats URL] [--name NAME] [--port PORT] [--host HOST]
+    [--nats-user U --nats-pass P | --nats-token T]
 
   URL: the stream's NATS server (default: $NATS_URL, else nats://127.0.0.1:4222).
   NAME: the pipeline name, subjects scan.<NAME>.* (default default).
   PORT: where the page is served (default 8080; 0 picks a free port).
   HOST: the address to listen on (default 127.0.0.1: only this machine sees the page).
-  Neighbour lists are shown when the board runs inside the stream: deno task stream ... --board PORT`;
+  Neighbour lists are shown when the board runs inside the stream: deno task stream ... --board PORT
+${NATS_CREDENTIALS_USAGE}
+       A creds file needs --allow-read of it, which the board task does not grant.`;
 
 /** The port flag, checked. */
 export function boardPort(value: string | undefined, flag: string, fallback: number): number {
@@ -34,22 +36,15 @@ if (import.meta.main) {
     const { values } = parseArgs({
       args: Deno.args,
       options: {
-        nats: { type: "string" },
+        ...NATS_FLAGS,
         name: { type: "string" },
         port: { type: "string" },
         host: { type: "string" },
       },
     });
-    const name = values.name ?? "default";
-    try {
-      validatePipelineName(name);
-    } catch (error) {
-      throw new UsageError(`--name: ${(error as Error).message}`);
-    }
+    const name = pipelineNameFlag(values.name);
     const port = boardPort(values.port, "--port", 8080);
-    const url = values.nats ?? (Deno.env.get("NATS_URL") || "nats://127.0.0.1:4222");
-    logLine(`connecting to ${url}`);
-    const bus = await NatsBus.connect({ servers: url, name });
+    const bus = await connectNats(natsUrlOrLocal(values.nats), name, values);
     try {
       const board = startBoard({
         bus,

@@ -18,7 +18,6 @@ import {
   isPerFileError,
   requestClassification,
 } from "../src/transport/classify_protocol.ts";
-import { NatsBus } from "../src/transport/nats_bus.ts";
 import {
   optionalNumber,
   pipelineNameFlag,
@@ -28,15 +27,19 @@ import {
   selectBackend,
   UsageError,
 } from "./_cli.ts";
+import type { NatsAuthFlags } from "../src/transport/nats_auth.ts";
+import { connectNats, NATS_CREDENTIALS_USAGE, NATS_FLAGS } from "./_nats_cli.ts";
 
 const USAGE = `usage: deno task classify --run RUN [--batch-size N] [--backend wasm|cpu|tensorflow]
     FILE...
        deno task classify --nats URL [--name NAME] [--timeout SECONDS] FILE...
+    [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
 
   RUN: a run directory written by \`deno task train\`.
   URL, NAME: a running pipeline (deno task worker / stream) whose classify service answers.
   FILE: PNG, JPEG or GIF images; others are reported with the reason and skipped. With --nats,
-        at most ${CLASSIFY_MAX_BYTES} bytes each.`;
+        at most ${CLASSIFY_MAX_BYTES} bytes each.
+${NATS_CREDENTIALS_USAGE}`;
 
 await runTask(USAGE, async () => {
   const { values, positionals } = parseArgs({
@@ -44,7 +47,7 @@ await runTask(USAGE, async () => {
     allowPositionals: true,
     options: {
       run: { type: "string" },
-      nats: { type: "string" },
+      ...NATS_FLAGS,
       name: { type: "string" },
       timeout: { type: "string" },
       "batch-size": { type: "string" },
@@ -54,7 +57,7 @@ await runTask(USAGE, async () => {
   if (positionals.length === 0) throw new UsageError("at least one FILE is required");
   if (values.nats !== undefined) {
     if (values.run !== undefined) throw new UsageError("--run and --nats exclude each other");
-    await classifyRemote(values.nats, values.name ?? "default", values.timeout, positionals);
+    await classifyRemote(values.nats, values.name, values.timeout, values, positionals);
     return;
   }
   const runDir = required(values.run, "--run");
@@ -76,16 +79,17 @@ await runTask(USAGE, async () => {
 /** One request per file, in order; a file the service refuses is a line, not a failure. */
 async function classifyRemote(
   url: string,
-  name: string,
+  nameFlag: string | undefined,
   timeout: string | undefined,
+  credentials: NatsAuthFlags,
   paths: readonly string[],
 ): Promise<void> {
-  pipelineNameFlag(name);
+  const name = pipelineNameFlag(nameFlag);
   const seconds = optionalNumber(timeout, "--timeout") ?? 10;
   if (!(seconds > 0)) {
     throw new UsageError(`--timeout must be positive, current value is ${seconds}`);
   }
-  const bus = await NatsBus.connect({ servers: url, name });
+  const bus = await connectNats(url, name, credentials);
   try {
     for (const path of paths) {
       let bytes: Uint8Array;

@@ -14,11 +14,10 @@ import {
   refusalEvent,
 } from "../src/stream/events.ts";
 import type { BusMessage } from "../src/transport/bus.ts";
-import { describeAuth, redactServers } from "../src/transport/nats_auth.ts";
-import { NatsBus } from "../src/transport/nats_bus.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import { natsAuthOrUsage, pipelineNameFlag, runTask, UsageError } from "./_cli.ts";
+import { pipelineNameFlag, runTask, UsageError } from "./_cli.ts";
+import { connectNats, NATS_CREDENTIALS_USAGE, NATS_FLAGS, natsUrlOrLocal } from "./_nats_cli.ts";
 
 const USAGE =
   `usage: deno task events [--nats URL] [--name NAME] [--subject clusters|assignments|errors|labels|all]
@@ -27,8 +26,7 @@ const USAGE =
   URL: the NATS server of the stream (default: $NATS_URL, else nats://127.0.0.1:4222).
   NAME: the pipeline name (default default).
   --subject: which events (default all).
-  NATS credentials: flags, else $NATS_CREDS, $NATS_USER + $NATS_PASS or $NATS_TOKEN (prefer
-       these or a creds file: a command line is visible to other users); never printed.`;
+${NATS_CREDENTIALS_USAGE}`;
 
 const KINDS = {
   assignments: { type: "assignment", construct: assignmentEvent },
@@ -42,11 +40,7 @@ await runTask(USAGE, async () => {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
-      nats: { type: "string" },
-      "nats-creds": { type: "string" },
-      "nats-user": { type: "string" },
-      "nats-pass": { type: "string" },
-      "nats-token": { type: "string" },
+      ...NATS_FLAGS,
       name: { type: "string" },
       subject: { type: "string" },
     },
@@ -59,10 +53,7 @@ await runTask(USAGE, async () => {
     );
   }
   const kinds = choice === "all" ? Object.keys(KINDS) as Kind[] : [choice as Kind];
-  const url = values.nats ?? Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222";
-  const auth = natsAuthOrUsage(values);
-  logLine(`connecting to ${redactServers(url)} (${describeAuth(auth)})`);
-  const bus = await NatsBus.connect({ servers: url, name, ...auth });
+  const bus = await connectNats(natsUrlOrLocal(values.nats), name, values);
   const s = subjects(name);
   const stop = new Subject<void>();
   const onSignal = () => stop.next();

@@ -6,7 +6,6 @@
  */
 import { parseArgs } from "node:util";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { NatsBus } from "../src/transport/nats_bus.ts";
 import {
   type CheckpointAnnouncement,
   type Heartbeat,
@@ -16,11 +15,14 @@ import {
 import { streamName } from "../src/transport/subjects.ts";
 import { MODEL_KEY } from "../pipelines/workers/embed_worker.ts";
 import { pipelineNameFlag, runTask } from "./_cli.ts";
+import { connectNats, NATS_CREDENTIALS_USAGE, NATS_FLAGS, natsUrlOrLocal } from "./_nats_cli.ts";
 
 const USAGE = `usage: deno task status [--nats URL] [--name NAME] [--json]
+    [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
 
   URL: the pipeline's NATS server (default: $NATS_URL, else nats://127.0.0.1:4222).
-  NAME: the pipeline name (default default).`;
+  NAME: the pipeline name (default default).
+${NATS_CREDENTIALS_USAGE}`;
 
 /** One consumer of the pipeline's stream and how far behind it is. */
 interface ConsumerLag {
@@ -37,11 +39,10 @@ interface ConsumerLag {
 await runTask(USAGE, async () => {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { nats: { type: "string" }, name: { type: "string" }, json: { type: "boolean" } },
+    options: { ...NATS_FLAGS, name: { type: "string" }, json: { type: "boolean" } },
   });
   const name = pipelineNameFlag(values.name);
-  const url = values.nats ?? Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222";
-  const bus = await NatsBus.connect({ servers: url, name });
+  const bus = await connectNats(natsUrlOrLocal(values.nats), name, values);
   try {
     const state = await PipelineState.open(bus.connection, name);
     const jsm = await jetstreamManager(bus.connection);

@@ -12,14 +12,8 @@ import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
 import { logLine } from "../src/util/progress.ts";
-import {
-  natsAuthOrUsage,
-  pipelineNameFlag,
-  required,
-  runTask,
-  selectBackend,
-  stopOnSignals,
-} from "./_cli.ts";
+import { pipelineNameFlag, required, runTask, selectBackend, stopOnSignals } from "./_cli.ts";
+import { NATS_FLAGS, natsAuthOrUsage } from "./_nats_cli.ts";
 import { openStreamBus, STREAM_CONFIG_OPTIONS, streamSettings } from "./_stream_setup.ts";
 import { boardPort } from "./board.ts";
 
@@ -50,11 +44,7 @@ await runTask(USAGE, async () => {
     options: {
       watch: { type: "string" },
       state: { type: "string" },
-      nats: { type: "string" },
-      "nats-creds": { type: "string" },
-      "nats-user": { type: "string" },
-      "nats-pass": { type: "string" },
-      "nats-token": { type: "string" },
+      ...NATS_FLAGS,
       name: { type: "string" },
       labels: { type: "string" },
       backend: { type: "string" },

@@ -12,7 +12,6 @@ import { runMineWorker } from "../pipelines/workers/mine_worker.ts";
 import { type Stage, STAGES, type WorkerContext } from "../pipelines/workers/worker_context.ts";
 import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
-import { NatsBus } from "../src/transport/nats_bus.ts";
 import { PipelineState } from "../src/transport/pipeline_state.ts";
 import { logLine } from "../src/util/progress.ts";
 import {
@@ -24,10 +23,12 @@ import {
   stopOnSignals,
   UsageError,
 } from "./_cli.ts";
+import { connectNats, NATS_CREDENTIALS_USAGE, NATS_FLAGS } from "./_nats_cli.ts";
 import { STREAM_CONFIG_OPTIONS, streamSettings } from "./_stream_setup.ts";
 
 const USAGE = `usage: deno task worker --stage ingest|embed|mine|cluster --nats URL [--name NAME]
     [--id ID] [--backend wasm|cpu|tensorflow]
+    [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
   ingest:  --watch DIR
   embed:   [--batch-size N] [--ack-wait SECONDS]
   mine:    [--batch-size N]
@@ -45,14 +46,15 @@ const USAGE = `usage: deno task worker --stage ingest|embed|mine|cluster --nats 
   mine: serves neighbour lists (scan.<NAME>.neighbours, KV scan_<NAME>_neighbours) to clients;
        the cluster stage still mines its own training lists.
   STATE: the cluster stage's state directory (default .scanstream/<NAME>-cluster).
-  presets: ${Object.keys(PRESETS).join(", ")} (default fixtures).`;
+  presets: ${Object.keys(PRESETS).join(", ")} (default fixtures).
+${NATS_CREDENTIALS_USAGE}`;
 
 await runTask(USAGE, async () => {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
       stage: { type: "string" },
-      nats: { type: "string" },
+      ...NATS_FLAGS,
       name: { type: "string" },
       id: { type: "string" },
       backend: { type: "string" },
@@ -98,8 +100,7 @@ await runTask(USAGE, async () => {
   }
   const backend = stage === "ingest" ? "none" : await selectBackend(values.backend);
 
-  logLine(`worker ${id}: stage ${stage} of ${name}, connecting to ${url}`);
-  const bus = await NatsBus.connect({ servers: url, name });
+  const bus = await connectNats(url, name, values, `worker ${id}: stage ${stage} of ${name}, `);
   const controller = new AbortController();
   const stopListening = stopOnSignals(() => controller.abort(), {
     stopping: "stopping: finishing what this worker holds (a second signal exits at once)",

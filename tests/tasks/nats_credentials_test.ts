@@ -85,3 +85,31 @@ Deno.test("events task: conflicting credentials and bad pipeline names are usage
     assert.match(result.stderr, /--name: Cannot use pipeline name/, name);
   }
 });
+
+natsTest(
+  "status and classify tasks: credentials in the URL are used and never printed",
+  async ({ server }) => {
+    const url = `nats://alice:s3cret@127.0.0.1:${server.port}`;
+    const redacted = new RegExp(
+      `connecting to nats://\\*\\*\\*@127\\.0\\.0\\.1:${server.port} \\(no credentials\\)`,
+    );
+    // No pipeline named creds exists: status connects, then fails; classify times out. Either
+    // way the URL went through the shared connection, which redacts it.
+    const runs = [
+      await runTaskScript("status", ["--nats", url, "--name", "creds"]),
+      await runTaskScript("classify", [
+        "--nats",
+        url,
+        "--name",
+        "creds",
+        "--timeout",
+        "1",
+        join(ROOT, "fixtures/shapes/img_0001.png"),
+      ]),
+    ];
+    for (const run of runs) {
+      assert.match(run.stderr, redacted);
+      assert.doesNotMatch(run.stderr + run.stdout, SECRETS);
+    }
+  },
+);
