@@ -17,6 +17,8 @@ export interface ConfidenceTargets {
   weights: Float32Array;
   /** Rows whose highest probability exceeds the threshold. */
   numConfident: number;
+  /** The highest probability of each row: that of its `targets` entry. */
+  confidence: Float32Array;
 }
 
 /**
@@ -54,6 +56,7 @@ export function confidenceTargets(
   probabilities.dispose();
 
   const targets = new Int32Array(rows);
+  const confidence = new Float32Array(rows);
   const confident = new Uint8Array(rows);
   const counts = new Int32Array(clusters);
   let numConfident = 0;
@@ -63,6 +66,7 @@ export function confidenceTargets(
       if (values[row * clusters + c] > values[row * clusters + best]) best = c;
     }
     targets[row] = best;
+    confidence[row] = values[row * clusters + best];
     // NaN probabilities compare false, so a broken row never becomes a pseudo-label.
     if (values[row * clusters + best] > threshold) {
       confident[row] = 1;
@@ -75,7 +79,7 @@ export function confidenceTargets(
     if (confident[row] === 0) continue;
     weights[row] = classBalanced ? numConfident / counts[targets[row]] : 1;
   }
-  return { targets, weights, numConfident };
+  return { targets, weights, numConfident, confidence };
 }
 
 /**

@@ -78,20 +78,15 @@ export class SelfLabelTrainer {
     const weakLogits = tf.tidy(() =>
       this.#logits(weakAugment(images, this.#rng, this.#options.augmentation))
     );
-    const { targets, weights, numConfident } = confidenceTargets(
+    const { targets, weights, numConfident, confidence } = confidenceTargets(
       weakLogits,
       this.#options.threshold,
       true,
     );
-    const clusters = weakLogits.shape[1];
-    const probabilities = tf.tidy(() => tf.softmax(weakLogits).dataSync() as Float32Array);
     weakLogits.dispose();
     const accepted: AcceptedLabel[] = [];
     weights.forEach((w, row) => {
-      if (w > 0) {
-        const cluster = targets[row];
-        accepted.push({ row, cluster, confidence: probabilities[row * clusters + cluster] });
-      }
+      if (w > 0) accepted.push({ row, cluster: targets[row], confidence: confidence[row] });
     });
     if (numConfident === 0) return { loss: 0, confident: 0, accepted };
     const strong = strongAugment(images, this.#rng, this.#options.augmentation);

@@ -71,6 +71,14 @@ Deno.test("confidenceTargets() weights confident rows by inverse pseudo-class fr
     4,
     0,
   ]);
+  // Each row's highest softmax probability, e.g. row 4: e^1 / (2 e^1 + e^0.5).
+  const e = Math.exp;
+  const expected = [e(9) / (e(9) + 2), e(8) / (e(8) + 2), e(10) / (e(10) + 2), e(12) / (e(12) + 2)];
+  expected.push(e(1) / (2 * e(1) + e(0.5)));
+  assert.deepEqual(
+    [...balanced.confidence].map((c) => +c.toFixed(5)),
+    expected.map((c) => +c.toFixed(5)),
+  );
   const plain = confidenceTargets(weak, 0.99, false);
   assert.deepEqual([...plain.weights], [1, 1, 1, 1, 0]);
   // The threshold is strict, as in the official `max_prob > threshold`.
