@@ -1,0 +1,145 @@
+/**
+ * A training worker thread: its own tfjs backend (one wasm instance, one core) and its own copy
+ * of the networks, kept identical to every other worker's by construction: each step they all
+ * add up the same gradients (see collective.ts) and apply the same Adam update.
+ */
+/// <reference lib="deno.worker" />
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../backend/backend.ts";
+import { weakAugment } from "../augment/weak.ts";
+import { batchToTensor } from "../data/dataset.ts";
+import { ntXentLoss } from "../losses/nt_xent.ts";
+import { projectFeatures } from "../stages/models.ts";
+import { StreamModels } from "../stream/stream_models.ts";
+import { Random } from "../util/random.ts";
+import { type Collective, sharedCollective } from "./collective.ts";
+import { FlatAdam } from "./flat_adam.ts";
+import type {
+  ImageShard,
+  PretextRequest,
+  WorkerReply,
+  WorkerRequest,
+  WorkerResult,
+} from "./messages.ts";
+import { FlatVariables, readWeights, writeWeights } from "./network_weights.ts";
+import { synchroniseBatchNorm } from "./sync_batch_norm.ts";
+
+interface WorkerState {
+  readonly rank: number;
+  readonly collective: Collective;
+  readonly models: StreamModels;
+  readonly contrastive: FlatVariables;
+  /** The contrastive variables' values, kept so a step need not read them back. */
+  contrastiveParams: Float32Array;
+  pretextAdam?: FlatAdam;
+}
+
+let state: WorkerState | undefined;
+
+self.onmessage = async (event: MessageEvent<{ id: number; request: WorkerRequest }>) => {
+  const { id, request } = event.data;
+  let reply: WorkerReply;
+  let transfer: Transferable[] = [];
+  try {
+    const result = await handle(request);
+    transfer = transferablesOf(result);
+    reply = { id, ok: true, result };
+  } catch (error) {
+    reply = { id, ok: false, error: (error as Error)?.stack ?? String(error) };
+  }
+  self.postMessage(reply, transfer);
+};
+
+async function handle(request: WorkerRequest): Promise<WorkerResult> {
+  if (request.type === "init") {
+    const backend = await initBackend(request.backend);
+    const collective = sharedCollective(request.buffers, request.rank);
+    const models = StreamModels.build(request.config);
+    writeWeights(models, request.weights);
+    synchroniseBatchNorm(models.backbone, collective);
+    const contrastive = new FlatVariables([models.backbone, models.projection]);
+    state = {
+      rank: request.rank,
+      collective,
+      models,
+      contrastive,
+      contrastiveParams: contrastive.read(),
+    };
+    return { type: "init", backend };
+  }
+  if (state === undefined) throw new Error(`Cannot run ${request.type}: the worker has no init`);
+  switch (request.type) {
+    case "pretext":
+      return pretextStep(state, request);
+    case "embed":
+      return { type: "embed", embeddings: state.models.embeddings(asDataset(request.shard)) };
+    case "weights":
+      return { type: "weights", weights: readWeights(state.models) };
+    case "setWeights":
+      writeWeights(state.models, request.weights);
+      state.contrastiveParams = state.contrastive.read();
+      return { type: "setWeights" };
+  }
+}
+
+/**
+ * One SimCLR step over the whole batch: this worker's views go through its networks (batch norm
+ * synchronised across workers), every worker's projections are gathered, and the NT-Xent loss of
+ * the whole batch is differentiated with respect to this worker's rows only; the sum of those
+ * gradients over workers is the gradient of the whole batch's loss.
+ */
+function pretextStep(s: WorkerState, request: PretextRequest): WorkerResult {
+  const started = performance.now();
+  const { shard, temperature } = request;
+  const views = tf.tidy(() => {
+    const images = batchToTensor({ ids: [], data: shard.pixels, shape: shapeOf(shard) });
+    if (!request.augment) return tf.concat([images, tf.reverse(images, 2)]);
+    const rng = new Random(request.seed);
+    return tf.concat([
+      weakAugment(images, rng, request.augmentation),
+      weakAugment(images, rng, request.augmentation),
+    ]);
+  });
+  const { value, grads } = tf.variableGrads(() => {
+    const z = projectFeatures(s.models.contrastive, views, true);
+    const dim = z.shape[1];
+    const gathered = s.collective.allGather(z.dataSync() as Float32Array);
+    const pairs = gathered.map((rows, r) => {
+      const views = r === s.rank ? z : tf.tensor2d(rows, [rows.length / dim, dim]);
+      const b = views.shape[0] / 2;
+      return tf.stack([tf.slice(views, [0, 0], [b, -1]), tf.slice(views, [b, 0], [b, -1])], 1);
+    });
+    return ntXentLoss(tf.concat(pairs, 0) as tf.Tensor3D, temperature);
+  }, s.contrastive.variables as tf.Variable[]);
+  views.dispose();
+  const loss = value.dataSync()[0];
+  const gradient = s.collective.allReduceSum(s.contrastive.flatten(grads));
+  tf.dispose([value, ...Object.values(grads)]);
+  if (request.gradientOnly) {
+    return { type: "pretext", loss, ms: performance.now() - started, gradient };
+  }
+  if (s.pretextAdam?.learningRate !== request.learningRate) {
+    s.pretextAdam = new FlatAdam(s.contrastive.size, { learningRate: request.learningRate });
+  }
+  s.pretextAdam.step(s.contrastiveParams, gradient);
+  s.contrastive.write(s.contrastiveParams);
+  return { type: "pretext", loss, ms: performance.now() - started };
+}
+
+function shapeOf(shard: ImageShard): [number, number, number, 3] {
+  return [shard.count, shard.size, shard.size, 3];
+}
+
+function asDataset(shard: ImageShard) {
+  return { n: shard.count, size: shard.size, pixels: shard.pixels, ids: [], paths: [] };
+}
+
+function transferablesOf(result: WorkerResult): Transferable[] {
+  const buffers: ArrayBufferLike[] = [];
+  // Embeddings are cloned: their arrays may share one buffer. Weights are copies of their own.
+  if (result.type === "weights") {
+    const { backbone, projection, heads } = result.weights;
+    for (const w of [...backbone, ...projection, ...heads]) buffers.push(w.buffer);
+  }
+  return buffers as Transferable[];
+}
