@@ -4,7 +4,9 @@
  */
 import type { BackendName } from "../backend/backend.ts";
 import type { ScanConfig } from "../config.ts";
-import type { WeakOptions } from "../augment/options.ts";
+import type { StrongOptions, WeakOptions } from "../augment/options.ts";
+import type { ScanLosses } from "../stages/scan.ts";
+import type { SelfLabelLoss } from "../stages/selflabel.ts";
 import type { CollectiveBuffers } from "./collective.ts";
 import type { NetworkWeights } from "./network_weights.ts";
 
@@ -47,6 +49,58 @@ export interface EmbedRequest {
   readonly shard: ImageShard;
 }
 
+/** Settings of the SCAN optimiser; a change of learning rate starts a fresh one. */
+export interface ScanSettings {
+  readonly learningRate: number;
+  readonly entropyWeight: number;
+  readonly augmentation?: Partial<StrongOptions>;
+  /** Seeds the augmentations of the SCAN optimiser when it is made. */
+  readonly seed: number;
+}
+
+/** One SCAN step of the heads alone on backbone features (frozen backbone), rows [b, dim]. */
+export interface ScanFeaturesRequest {
+  readonly type: "scanFeatures";
+  readonly anchors: Float32Array;
+  readonly neighbours: Float32Array;
+  readonly dim: number;
+  readonly settings: ScanSettings;
+}
+
+/** One SCAN step of backbone and heads on anchor and neighbour images. */
+export interface ScanImagesRequest {
+  readonly type: "scanImages";
+  readonly anchors: ImageShard;
+  readonly neighbours: ImageShard;
+  readonly settings: ScanSettings;
+}
+
+/** One self-labelling step on images; `fresh` starts a new optimiser (the kept head changed). */
+export interface SelfLabelRequest {
+  readonly type: "selflabel";
+  readonly shard: ImageShard;
+  readonly fresh: boolean;
+  readonly learningRate: number;
+  readonly threshold: number;
+  readonly head: number;
+  readonly headOnly: boolean;
+  readonly augmentation?: Partial<StrongOptions>;
+  readonly seed: number;
+}
+
+/** Logits of every head for backbone features [n, dim]. */
+export interface HeadLogitsRequest {
+  readonly type: "headLogits";
+  readonly features: Float32Array;
+  readonly n: number;
+}
+
+/** Logits of every head for images (inference mode). */
+export interface LogitsRequest {
+  readonly type: "logits";
+  readonly shard: ImageShard;
+}
+
 export interface WeightsRequest {
   readonly type: "weights";
 }
@@ -60,6 +114,11 @@ export type WorkerRequest =
   | InitRequest
   | PretextRequest
   | EmbedRequest
+  | ScanFeaturesRequest
+  | ScanImagesRequest
+  | SelfLabelRequest
+  | HeadLogitsRequest
+  | LogitsRequest
   | WeightsRequest
   | SetWeightsRequest;
 
@@ -78,6 +137,9 @@ export type WorkerResult =
     readonly gradient?: Float32Array;
   }
   | { readonly type: "embed"; readonly embeddings: Embeddings }
+  | { readonly type: "scan"; readonly losses: ScanLosses }
+  | { readonly type: "selflabel"; readonly result: SelfLabelLoss }
+  | { readonly type: "logits"; readonly logits: Float32Array[] }
   | { readonly type: "weights"; readonly weights: NetworkWeights }
   | { readonly type: "setWeights" };
 

@@ -112,9 +112,14 @@ interface BatchNormLayer {
  * Make every batch-norm layer of `model` use {@link syncBatchNorm} in training mode (inference is
  * unchanged: the moving statistics). The moving averages follow tfjs-layers' rule (biased batch
  * variance; `moving = moving - (moving - batch) * (1 - momentum)`) with the global statistics,
- * so every worker keeps the same ones. Idempotent per layer.
+ * so every worker keeps the same ones. Idempotent per layer. `peers` may be a function, read at
+ * every call, for a worker that sometimes trains alone.
  */
-export function synchroniseBatchNorm(model: tfl.LayersModel, collective: Collective): number {
+export function synchroniseBatchNorm(
+  model: tfl.LayersModel,
+  peers: Collective | (() => Collective),
+): number {
+  const collective = typeof peers === "function" ? peers : () => peers;
   let patched = 0;
   for (const layer of model.layers) {
     if (layer.getClassName() !== "BatchNormalization") continue;
@@ -138,7 +143,7 @@ export function synchroniseBatchNorm(model: tfl.LayersModel, collective: Collect
         bn.gamma.read() as tf.Tensor1D,
         bn.beta.read() as tf.Tensor1D,
         bn.epsilon,
-        collective,
+        collective(),
         ({ mean, variance }) => {
           const decay = 1 - bn.momentum;
           const update = (variable: tfl.LayerVariable, batch: Float32Array) => {

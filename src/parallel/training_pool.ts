@@ -14,9 +14,13 @@ import type { WeakOptions } from "../augment/options.ts";
 import type { ImageBatch } from "../data/dataset.ts";
 import { concatFloat32 } from "../util/concat.ts";
 import { collectiveBuffers } from "./collective.ts";
+import type { ScanLosses } from "../stages/scan.ts";
+import type { SelfLabelLoss } from "../stages/selflabel.ts";
 import type {
   Embeddings,
   ImageShard,
+  ScanSettings,
+  SelfLabelRequest,
   WorkerReply,
   WorkerRequest,
   WorkerResult,
@@ -61,7 +65,7 @@ interface Pending {
   reject(error: Error): void;
 }
 
-/** Images per embedding request to one worker: bounds the memory of a pass over a large store. */
+/** Images per inference request to one worker: bounds the memory of a pass over a large store. */
 const EMBED_CHUNK = 512;
 
 /** N training threads with identical networks. */
@@ -72,6 +76,8 @@ export class TrainingPool {
   #nextId = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #broken: Error | undefined;
+  /** Whether workers other than the first hold older weights than it (see `#alone`). */
+  #stale = false;
   #closed = false;
 
   private constructor(workers: Worker[]) {
@@ -160,31 +166,92 @@ export class TrainingPool {
    */
   embed(batch: ImageBatch): Promise<Embeddings> {
     return this.#serial(async () => {
-      const [count, size] = batch.shape;
-      const chunks: ImageShard[] = [];
-      const stride = size * size * 3;
-      for (let start = 0; start < count; start += EMBED_CHUNK) {
-        const end = Math.min(count, start + EMBED_CHUNK);
-        chunks.push({
-          pixels: batch.data.subarray(start * stride, end * stride),
-          count: end - start,
-          size,
-        });
-      }
-      const parts: Embeddings[] = new Array(chunks.length);
-      let next = 0;
-      // Each worker takes the next chunk when it is free, so a slow worker delays nobody.
-      await Promise.all(this.#workers.map(async (_, rank) => {
-        while (next < chunks.length) {
-          const i = next++;
-          const result = await this.#call(rank, { type: "embed", shard: chunks[i] });
-          if (result.type === "embed") parts[i] = result.embeddings;
-        }
-      }));
+      const parts = await this.#chunked(batch, async (rank, shard) => {
+        const result = await this.#call(rank, { type: "embed", shard });
+        if (result.type !== "embed") throw new Error(`Cannot embed: got ${result.type}`);
+        return result.embeddings;
+      });
       return {
         backbone: concatFloat32(parts.map((p) => p.backbone)),
         projected: concatFloat32(parts.map((p) => p.projected)),
       };
+    });
+  }
+
+  /**
+   * One SCAN step of the heads on backbone features (frozen backbone), rows of `dim` floats.
+   * Runs on the first worker alone: a few small matrix products.
+   */
+  scanOnFeatures(
+    anchors: Float32Array,
+    neighbours: Float32Array,
+    dim: number,
+    settings: ScanSettings,
+  ): Promise<ScanLosses> {
+    return this.#alone(async () => {
+      const result = await this.#call(0, {
+        type: "scanFeatures",
+        anchors,
+        neighbours,
+        dim,
+        settings,
+      });
+      if (result.type !== "scan") throw new Error(`Cannot take a SCAN step: got ${result.type}`);
+      return result.losses;
+    });
+  }
+
+  /** One SCAN step of backbone and heads on images, on the first worker alone. */
+  scanOnImages(
+    anchors: ImageBatch,
+    neighbours: ImageBatch,
+    settings: ScanSettings,
+  ): Promise<ScanLosses> {
+    return this.#alone(async () => {
+      const result = await this.#call(0, {
+        type: "scanImages",
+        anchors: whole(anchors),
+        neighbours: whole(neighbours),
+        settings,
+      });
+      if (result.type !== "scan") throw new Error(`Cannot take a SCAN step: got ${result.type}`);
+      return result.losses;
+    });
+  }
+
+  /** One self-labelling step on the first worker alone (see `SelfLabelRequest`). */
+  selflabel(
+    batch: ImageBatch,
+    options: Omit<SelfLabelRequest, "type" | "shard">,
+  ): Promise<SelfLabelLoss> {
+    return this.#alone(async () => {
+      const result = await this.#call(0, { type: "selflabel", shard: whole(batch), ...options });
+      if (result.type !== "selflabel") {
+        throw new Error(`Cannot take a self-labelling step: got ${result.type}`);
+      }
+      return result.result;
+    });
+  }
+
+  /** Logits of every head for backbone features [n, F]. */
+  headLogits(features: Float32Array, n: number): Promise<Float32Array[]> {
+    return this.#serial(async () => {
+      const result = await this.#call(0, { type: "headLogits", features, n });
+      if (result.type !== "logits") throw new Error(`Cannot compute logits: got ${result.type}`);
+      return result.logits;
+    });
+  }
+
+  /** Logits of every head for the images of `batch` (inference mode), the workers sharing them. */
+  logits(batch: ImageBatch): Promise<Float32Array[]> {
+    return this.#serial(async () => {
+      const parts = await this.#chunked(batch, async (rank, shard) => {
+        const result = await this.#call(rank, { type: "logits", shard });
+        if (result.type !== "logits") throw new Error(`Cannot compute logits: got ${result.type}`);
+        return result.logits;
+      });
+      const heads = parts[0]?.length ?? 0;
+      return Array.from({ length: heads }, (_, h) => concatFloat32(parts.map((p) => p[h])));
     });
   }
 
@@ -215,9 +282,60 @@ export class TrainingPool {
     await Promise.resolve();
   }
 
-  #serial<T>(body: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => {
+  /**
+   * Inference over `batch` in chunks, each worker taking the next chunk when it is free, so a
+   * slow worker delays nobody; results in the batch's order.
+   */
+  async #chunked<T>(
+    batch: ImageBatch,
+    run: (rank: number, shard: ImageShard) => Promise<T>,
+  ): Promise<T[]> {
+    const [count, size] = batch.shape;
+    const stride = size * size * 3;
+    const chunks: ImageShard[] = [];
+    for (let start = 0; start < count; start += EMBED_CHUNK) {
+      const end = Math.min(count, start + EMBED_CHUNK);
+      chunks.push({
+        pixels: batch.data.slice(start * stride, end * stride),
+        count: end - start,
+        size,
+      });
+    }
+    const parts: T[] = new Array(chunks.length);
+    let next = 0;
+    await Promise.all(this.#workers.map(async (_, rank) => {
+      while (next < chunks.length) {
+        const i = next++;
+        parts[i] = await run(rank, chunks[i]);
+      }
+    }));
+    return parts;
+  }
+
+  /**
+   * A training request that only the first worker runs: afterwards the others hold stale
+   * weights, so they get the first worker's before the next request that involves them.
+   */
+  #alone<T>(body: () => Promise<T>): Promise<T> {
+    return this.#serial(async () => {
+      this.#stale = this.threads > 1;
+      return await body();
+    }, false);
+  }
+
+  #serial<T>(body: () => Promise<T>, needsPeers = true): Promise<T> {
+    const run = this.#queue.then(async () => {
       if (this.#broken) throw this.#broken;
+      if (needsPeers && this.#stale) {
+        const result = await this.#call(0, { type: "weights" });
+        if (result.type !== "weights") throw new Error(`Cannot share weights: got ${result.type}`);
+        await Promise.all(
+          this.#workers.slice(1).map((_, r) =>
+            this.#call(r + 1, { type: "setWeights", weights: result.weights })
+          ),
+        );
+        this.#stale = false;
+      }
       return body();
     });
     this.#queue = run.catch(() => {});
@@ -253,6 +371,12 @@ export class TrainingPool {
       pending.reject(error);
     }
   }
+}
+
+/** The whole batch as one shard. */
+function whole(batch: ImageBatch): ImageShard {
+  const [count, size] = batch.shape;
+  return { pixels: batch.data, count, size };
 }
 
 /** Split a batch into `parts` shards of whole images, sizes differing by at most one. */

@@ -12,11 +12,14 @@ import { ntXentLoss } from "../losses/nt_xent.ts";
 import { projectFeatures } from "../stages/models.ts";
 import { StreamModels } from "../stream/stream_models.ts";
 import { Random } from "../util/random.ts";
-import { type Collective, sharedCollective } from "./collective.ts";
+import { ScanTrainer } from "../stages/scan.ts";
+import { SelfLabelTrainer } from "../stages/selflabel.ts";
+import { type Collective, sharedCollective, SOLO } from "./collective.ts";
 import { FlatAdam } from "./flat_adam.ts";
 import type {
   ImageShard,
   PretextRequest,
+  ScanSettings,
   WorkerReply,
   WorkerRequest,
   WorkerResult,
@@ -27,11 +30,15 @@ import { synchroniseBatchNorm } from "./sync_batch_norm.ts";
 interface WorkerState {
   readonly rank: number;
   readonly collective: Collective;
+  /** What batch norm synchronises with: `collective`, or SOLO while this worker trains alone. */
+  bnPeers: Collective;
   readonly models: StreamModels;
   readonly contrastive: FlatVariables;
   /** The contrastive variables' values, kept so a step need not read them back. */
   contrastiveParams: Float32Array;
   pretextAdam?: FlatAdam;
+  scan?: { trainer: ScanTrainer; learningRate: number };
+  selflabel?: SelfLabelTrainer;
 }
 
 let state: WorkerState | undefined;
@@ -56,15 +63,17 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
     const collective = sharedCollective(request.buffers, request.rank);
     const models = StreamModels.build(request.config);
     writeWeights(models, request.weights);
-    synchroniseBatchNorm(models.backbone, collective);
     const contrastive = new FlatVariables([models.backbone, models.projection]);
     state = {
       rank: request.rank,
       collective,
+      bnPeers: collective,
       models,
       contrastive,
       contrastiveParams: contrastive.read(),
     };
+    const s = state;
+    synchroniseBatchNorm(models.backbone, () => s.bnPeers);
     return { type: "init", backend };
   }
   if (state === undefined) throw new Error(`Cannot run ${request.type}: the worker has no init`);
@@ -73,6 +82,69 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       return pretextStep(state, request);
     case "embed":
       return { type: "embed", embeddings: state.models.embeddings(asDataset(request.shard)) };
+    case "scanFeatures":
+      return alone(state, () => {
+        const scan = scanTrainer(state!, request.settings);
+        const rows = request.anchors.length / request.dim;
+        const a = tf.tensor2d(request.anchors, [rows, request.dim]);
+        const b = tf.tensor2d(request.neighbours, [rows, request.dim]);
+        try {
+          return { type: "scan", losses: scan.stepOnFeatures(a, b) } as const;
+        } finally {
+          tf.dispose([a, b]);
+        }
+      });
+    case "scanImages":
+      return alone(state, () => {
+        const scan = scanTrainer(state!, request.settings);
+        const a = batchToTensor({
+          ids: [],
+          data: request.anchors.pixels,
+          shape: shapeOf(request.anchors),
+        });
+        const b = batchToTensor({
+          ids: [],
+          data: request.neighbours.pixels,
+          shape: shapeOf(request.neighbours),
+        });
+        try {
+          return { type: "scan", losses: scan.step(a, b) };
+        } finally {
+          tf.dispose([a, b]);
+        }
+      });
+    case "selflabel":
+      return alone(state, () => {
+        const s = state!;
+        if (request.fresh || s.selflabel === undefined) {
+          s.selflabel?.dispose();
+          s.selflabel = new SelfLabelTrainer(
+            s.models.clustering,
+            {
+              learningRate: request.learningRate,
+              threshold: request.threshold,
+              head: request.head,
+              augmentation: request.augmentation,
+              headOnly: request.headOnly,
+            },
+            new Random(request.seed),
+          );
+        }
+        const images = batchToTensor({
+          ids: [],
+          data: request.shard.pixels,
+          shape: shapeOf(request.shard),
+        });
+        try {
+          return { type: "selflabel", result: s.selflabel.step(images) };
+        } finally {
+          images.dispose();
+        }
+      });
+    case "headLogits":
+      return { type: "logits", logits: state.models.headLogitsOf(request.features, request.n) };
+    case "logits":
+      return { type: "logits", logits: state.models.logits(asDataset(request.shard)) };
     case "weights":
       return { type: "weights", weights: readWeights(state.models) };
     case "setWeights":
@@ -124,6 +196,38 @@ function pretextStep(s: WorkerState, request: PretextRequest): WorkerResult {
   s.pretextAdam.step(s.contrastiveParams, gradient);
   s.contrastive.write(s.contrastiveParams);
   return { type: "pretext", loss, ms: performance.now() - started };
+}
+
+/**
+ * Run `body` with batch norm local to this worker: SCAN and self-labelling steps run on one
+ * worker for the whole batch (they are cheap next to SimCLR's), so there are no peers to meet.
+ */
+function alone<T>(s: WorkerState, body: () => T): T {
+  s.bnPeers = SOLO;
+  try {
+    return body();
+  } finally {
+    s.bnPeers = s.collective;
+  }
+}
+
+/** The SCAN optimiser, made on first use and again when its learning rate changes. */
+function scanTrainer(s: WorkerState, settings: ScanSettings): ScanTrainer {
+  if (s.scan === undefined || s.scan.learningRate !== settings.learningRate) {
+    s.scan?.trainer.dispose();
+    const trainer = new ScanTrainer(
+      s.models.clustering,
+      {
+        learningRate: settings.learningRate,
+        entropyWeight: settings.entropyWeight,
+        augment: true,
+        augmentation: settings.augmentation,
+      },
+      new Random(settings.seed),
+    );
+    s.scan = { trainer, learningRate: settings.learningRate };
+  }
+  return s.scan.trainer;
 }
 
 function shapeOf(shard: ImageShard): [number, number, number, 3] {

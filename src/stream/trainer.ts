@@ -11,9 +11,12 @@
  * 5. re-classify every image, align the new clusters to the previous ones (Hungarian on their
  *    overlap, so a cluster keeps its id), and describe what changed as a cluster update.
  *
- * Rounds await a macrotask between steps, so new images are served at once. Serving uses a
- * snapshot of the networks taken at the end of each round: an assignment always comes from the
- * model version it names, with that version's cluster ids.
+ * Every training step and every pass over the store (re-embedding, classifying the store for
+ * the new heads) runs in a pool of worker threads that holds the training networks
+ * (src/parallel/): this thread only sends batches and awaits, so new images are served at once
+ * whatever training is doing. Serving uses a snapshot of the networks taken from the pool at
+ * the end of each round: an assignment always comes from the model version it names, with that
+ * version's cluster ids.
  *
  * A state directory holds what a restart needs: the store, the neighbour index, the networks of
  * the last round and `state.json` (version, kept head, alignment, published assignments,
@@ -23,13 +26,15 @@
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { augmentationOf, type ScanConfig } from "../config.ts";
-import { batchToTensor, type Dataset, gatherBatch } from "../data/dataset.ts";
+import { type Dataset, gatherBatch } from "../data/dataset.ts";
 import { labelledMetrics } from "../eval/metrics.ts";
 import { NeighbourIndex } from "../mining/neighbour_index.ts";
 import { argmaxRows } from "../operators/classify.ts";
-import { PretextTrainer } from "../stages/pretext.ts";
-import { evaluateHeads, ScanTrainer } from "../stages/scan.ts";
-import { SelfLabelTrainer } from "../stages/selflabel.ts";
+import type { BackendName } from "../backend/backend.ts";
+import { readWeights, writeWeights } from "../parallel/network_weights.ts";
+import { defaultThreads } from "../parallel/threads.ts";
+import { TrainingPool } from "../parallel/training_pool.ts";
+import { evaluateHeads, type ScanLosses } from "../stages/scan.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../util/atomic_write.ts";
 import { concatFloat32 } from "../util/concat.ts";
 import { Random } from "../util/random.ts";
@@ -122,6 +127,10 @@ export interface TrainerOptions {
   readonly rounds: RoundConfig;
   /** Where the state lives; without it nothing is persisted. */
   readonly stateDir?: string;
+  /** Training threads (default: all cores but one, at least one). */
+  readonly threads?: number;
+  /** Their compute backend (default: this thread's). */
+  readonly backend?: BackendName;
 }
 
 /** Yield to the event loop (a macrotask), so I/O callbacks and timers run between steps. */
@@ -148,11 +157,11 @@ export class StreamTrainer {
    */
   betweenSteps: () => Promise<void> = macrotask;
   readonly #index: NeighbourIndex;
-  readonly #training: StreamModels;
+  /** The training networks and every training computation. */
+  readonly #pool: TrainingPool;
   readonly #serving: StreamModels;
-  readonly #pretext: PretextTrainer;
-  readonly #scan: ScanTrainer;
-  #selflabel: SelfLabelTrainer | undefined;
+  /** The kept head the pool's self-labelling optimiser was made for; -1: none yet. */
+  #selflabelHead = -1;
   #state: TrainerState;
   readonly #assigned: Map<string, Assigned>;
   readonly #refused: Set<string>;
@@ -170,7 +179,7 @@ export class StreamTrainer {
     state: TrainerState,
     store: ImageStore,
     index: NeighbourIndex,
-    training: StreamModels,
+    pool: TrainingPool,
     serving: StreamModels,
   ) {
     this.config = options.config;
@@ -178,7 +187,7 @@ export class StreamTrainer {
     this.stateDir = options.stateDir;
     this.store = store;
     this.#index = index;
-    this.#training = training;
+    this.#pool = pool;
     this.#serving = serving;
     this.#state = state;
     this.#assigned = new Map(state.assignments.map(([id, cluster, confidence]) => [
@@ -190,26 +199,6 @@ export class StreamTrainer {
     store.view().ids.forEach((id, i) => {
       if (!this.#assigned.has(id)) this.#unassigned.push(i);
     });
-    const seed = this.config.seed * 7919 + state.steps.rounds;
-    this.#pretext = new PretextTrainer(
-      training.contrastive,
-      {
-        learningRate: this.config.pretext.learningRate,
-        temperature: this.config.temperature,
-        augmentation: augmentationOf(this.config),
-      },
-      new Random(seed + 1),
-    );
-    this.#scan = new ScanTrainer(
-      training.clustering,
-      {
-        learningRate: this.config.scan.learningRate,
-        entropyWeight: this.config.entropyWeight,
-        augment: true,
-        augmentation: augmentationOf(this.config),
-      },
-      new Random(seed + 2),
-    );
   }
 
   /**
@@ -255,6 +244,13 @@ export class StreamTrainer {
         ? Promise.resolve(StreamModels.build(config))
         : StreamModels.load(join(stateDir!, state.models));
     const training = await load();
+    const pool = await TrainingPool.open({
+      threads: options.threads ?? defaultThreads("serve"),
+      backend: options.backend ?? (tf.getBackend() as BackendName),
+      config,
+      weights: readWeights(training),
+    });
+    training.dispose();
     const serving = await load();
     const store = stateDir === undefined
       ? new ImageStore(config.inputSize)
@@ -268,7 +264,7 @@ export class StreamTrainer {
       const features = serving.features(view, missing);
       index.addBatch(missing.map((i) => view.ids[i]), features, missing.length);
     }
-    return new StreamTrainer(options, state, store, index, training, serving);
+    return new StreamTrainer(options, state, store, index, pool, serving);
   }
 
   /** The model version of the published assignments; 0 before the first clustering. */
@@ -289,6 +285,11 @@ export class StreamTrainer {
       head: this.#state.head,
       permutation: [...this.#state.permutation],
     };
+  }
+
+  /** Training threads. */
+  get threads(): number {
+    return this.#pool.threads;
   }
 
   /** Training steps taken so far, per stage, and rounds. */
@@ -434,29 +435,32 @@ export class StreamTrainer {
     // A batch from the images stored now; more may arrive between steps.
     const sampled = (size: number) => {
       const view = this.store.view();
-      return batchToTensor(gatherBatch(view, sample(view.n, size, rng)));
+      return gatherBatch(view, sample(view.n, size, rng));
     };
 
     const pretextLosses: number[] = [];
     for (let s = 0; s < rounds.pretextSteps; s++) {
       await this.betweenSteps();
       if (signal?.aborted) return null;
-      const images = sampled(config.pretext.batchSize);
-      pretextLosses.push(this.#pretext.step(images));
-      images.dispose();
+      const { loss } = await this.#pool.pretextStep(sampled(config.pretext.batchSize), {
+        learningRate: config.pretext.learningRate,
+        temperature: config.temperature,
+        seed: rng.int(2 ** 31),
+        augmentation: augmentationOf(config),
+      });
+      pretextLosses.push(loss);
       steps.pretext++;
     }
 
-    // The backbone moved: re-embed and re-mine. The pass yields between batches so new images
-    // are served meanwhile; those stored during it are embedded after it, in the synchronous
-    // section that replaces the index (which grows with the store).
+    // The backbone moved: re-embed (in the pool) and re-mine. Images stored meanwhile are
+    // embedded after, until a pass finds none new.
     let view = this.store.view();
-    let embedded = await this.#training.embeddingsAsync(view);
+    let embedded = await this.#pool.embed(gatherBatch(view, range(view.n)));
     if (signal?.aborted) return null;
-    const grown = this.store.view();
-    if (grown.n > view.n) {
+    for (let grown = this.store.view(); grown.n > view.n; grown = this.store.view()) {
       const later = Array.from({ length: grown.n - view.n }, (_, i) => view.n + i);
-      const extra = this.#training.embeddings(grown, later);
+      const extra = await this.#pool.embed(gatherBatch(grown, later));
+      if (signal?.aborted) return null;
       embedded = {
         backbone: concatFloat32([embedded.backbone, extra.backbone]),
         projected: concatFloat32([embedded.projected, extra.projected]),
@@ -479,24 +483,33 @@ export class StreamTrainer {
     if (scanReady) {
       const lists = this.#index.lists();
       const k = lists.listLength;
+      const scanSettings = {
+        learningRate: config.scan.learningRate,
+        entropyWeight: config.entropyWeight,
+        augmentation: augmentationOf(config),
+        seed: config.seed * 7919 + 2,
+      };
       for (let s = 0; s < rounds.scanSteps; s++) {
         await this.betweenSteps();
         if (signal?.aborted) return null;
         const anchors = sample(view.n, config.scan.batchSize, rng);
         // As in the official NeighborsDataset: one of the K (the anchor itself included).
         const picked = anchors.map((i) => lists.indices[i * k + rng.int(k)]);
-        let losses;
+        let losses: ScanLosses;
         if (config.clusterHeadOnly) {
           // The backbone is frozen during SCAN steps: its features of this round serve as input.
-          const a = tf.tensor2d(rows(embedded.backbone, dim, anchors), [anchors.length, dim]);
-          const b = tf.tensor2d(rows(embedded.backbone, dim, picked), [picked.length, dim]);
-          losses = this.#scan.stepOnFeatures(a, b);
-          tf.dispose([a, b]);
+          losses = await this.#pool.scanOnFeatures(
+            rows(embedded.backbone, dim, anchors),
+            rows(embedded.backbone, dim, picked),
+            dim,
+            scanSettings,
+          );
         } else {
-          const a = batchToTensor(gatherBatch(view, anchors));
-          const b = batchToTensor(gatherBatch(view, picked));
-          losses = this.#scan.step(a, b);
-          tf.dispose([a, b]);
+          losses = await this.#pool.scanOnImages(
+            gatherBatch(view, anchors),
+            gatherBatch(view, picked),
+            scanSettings,
+          );
         }
         const best = losses.total.indexOf(Math.min(...losses.total));
         scanLosses.total.push(losses.total[best]);
@@ -504,34 +517,32 @@ export class StreamTrainer {
         scanLosses.entropy.push(losses.entropy[best]);
         steps.scan++;
       }
+      if (signal?.aborted) return null;
       const logits = config.clusterHeadOnly
-        ? this.#training.headLogitsOf(embedded.backbone, view.n)
-        : this.#training.logits(view);
+        ? await this.#pool.headLogits(embedded.backbone, view.n)
+        : await this.#pool.logits(gatherBatch(view, range(view.n)));
       head = this.#bestHead(logits, view.n, lists.indices, k);
       if (steps.scan >= rounds.selflabelAfter) {
-        if (this.#selflabel === undefined || head !== this.#state.head) {
-          this.#selflabel?.dispose();
-          this.#selflabel = new SelfLabelTrainer(
-            this.#training.clustering,
+        for (let s = 0; s < rounds.selflabelSteps; s++) {
+          await this.betweenSteps();
+          if (signal?.aborted) return null;
+          const current = this.store.view();
+          const batch = sample(current.n, config.selflabel.batchSize, rng);
+          const fresh = head !== this.#selflabelHead;
+          this.#selflabelHead = head;
+          const { loss, confident, accepted: rows } = await this.#pool.selflabel(
+            gatherBatch(current, batch),
             {
+              fresh,
               learningRate: config.selflabel.learningRate,
               threshold: config.confidenceThreshold,
               head,
               augmentation: augmentationOf(config),
               // A frozen backbone belongs to the pretext task, which goes on every round.
               headOnly: config.clusterHeadOnly,
+              seed: config.seed * 49979687 + steps.rounds,
             },
-            new Random(config.seed * 49979687 + steps.rounds),
           );
-        }
-        for (let s = 0; s < rounds.selflabelSteps; s++) {
-          await this.betweenSteps();
-          if (signal?.aborted) return null;
-          const current = this.store.view();
-          const batch = sample(current.n, config.selflabel.batchSize, rng);
-          const images = batchToTensor(gatherBatch(current, batch));
-          const { loss, confident, accepted: rows } = this.#selflabel.step(images);
-          images.dispose();
           if (confident > 0) selflabelLosses.push(loss);
           // The latest pseudo-label of an image wins.
           for (const r of rows) {
@@ -544,6 +555,19 @@ export class StreamTrainer {
         }
       }
     }
+    // The round's networks, for serving; with a trained backbone, also the store's features
+    // under them (the pool's pass, not this thread's).
+    const weights = await this.#pool.weights();
+    let frozen: { features: Float32Array; n: number } | undefined;
+    if (config.clusterHeadOnly) {
+      // With a frozen backbone the round's features are still those of the new networks: the
+      // heads alone classify the images embedded above, with no second backbone pass.
+      frozen = { features: embedded.backbone, n: view.n };
+    } else if (steps.scan > 0) {
+      const after = this.store.view();
+      const features = await this.#pool.embed(gatherBatch(after, range(after.n)));
+      frozen = { features: features.backbone, n: after.n };
+    }
     await this.betweenSteps();
     if (signal?.aborted) return null;
 
@@ -552,7 +576,7 @@ export class StreamTrainer {
     steps.rounds++;
     this.#state.steps = steps;
     this.#state.head = head;
-    this.#serving.copyFrom(this.#training);
+    writeWeights(this.#serving, weights);
     // Features from the previous networks would mislead the new heads.
     this.#served.clear();
     const losses: RoundLosses = {
@@ -562,9 +586,6 @@ export class StreamTrainer {
       entropy: mean(scanLosses.entropy),
       selflabel: mean(selflabelLosses),
     };
-    // With a frozen backbone the round's features are still those of the new networks: the heads
-    // alone classify the images embedded above, with no second backbone pass over the store.
-    const frozen = config.clusterHeadOnly ? { features: embedded.backbone, n: view.n } : undefined;
     const update = steps.scan > 0 ? this.#recluster(losses, frozen) : null;
     this.#imagesAtLastRound = this.store.n;
     return {
@@ -716,10 +737,7 @@ export class StreamTrainer {
   /** Wait for running checkpoints, then free the networks and optimisers. */
   async dispose(): Promise<void> {
     await this.#saving;
-    this.#pretext.dispose();
-    this.#scan.dispose();
-    this.#selflabel?.dispose();
-    this.#training.dispose();
+    await this.#pool.close();
     this.#serving.dispose();
     this.#index.dispose();
   }
@@ -765,6 +783,10 @@ function rows(data: Float32Array, dim: number, indices: readonly number[]): Floa
   const out = new Float32Array(indices.length * dim);
   indices.forEach((i, r) => out.set(data.subarray(i * dim, (i + 1) * dim), r * dim));
   return out;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
 }
 
 /** `min(count, n)` distinct indices in [0, n), in random order. */
