@@ -63,7 +63,6 @@ export { randomInvert } from "./src/augment/invert.ts";
 export { type RunningStream, startStream, type StreamOptions } from "./pipelines/stream.ts";
 export { makeRoundConfig, type RoundConfig } from "./src/stream/round_config.ts";
 export { StreamTrainer } from "./src/stream/trainer.ts";
-export { servingFirst } from "./src/stream/serving_first.ts";
 export {
   type AssignmentEvent,
   assignmentEvent,

@@ -22,7 +22,7 @@
  * the decoder instead of growing a queue. An assignment counts as published in the saved state
  * only once the bus has it, so a crash during an outage loses no assignment event.
  */
-import { concatMap, from, lastValueFrom, Subject, takeUntil, tap } from "rxjs";
+import { concatMap, from, lastValueFrom, Subject, takeUntil } from "rxjs";
 import type { ScanConfig } from "../src/config.ts";
 import {
   ingest,
@@ -45,7 +45,6 @@ import {
 import type { RoundConfig } from "../src/stream/round_config.ts";
 import type { StoredImage } from "../src/stream/store.ts";
 import { type RoundReport, StreamTrainer } from "../src/stream/trainer.ts";
-import { servingFirst } from "../src/stream/serving_first.ts";
 import { trainingLoop } from "../src/stream/training_loop.ts";
 import type { Bus } from "../src/transport/bus.ts";
 import { Outbox } from "../src/transport/outbox.ts";
@@ -81,6 +80,8 @@ export interface StreamOptions {
   readonly maxPendingPublishes?: number;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
+  /** Training threads (default: all cores but one, at least one). */
+  readonly threads?: number;
 }
 
 /** Counts of what a stream did, for its last progress line and for tests. */
@@ -126,6 +127,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
     config,
     rounds: options.rounds,
     stateDir: options.stateDir,
+    threads: options.threads,
   });
   const counts = { ingested: 0, refused: 0, assigned: 0, updates: 0 };
   const batchSize = options.batchSize ?? 32;
@@ -135,9 +137,6 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   const unconfirmed = new Set<string>();
   const stopping = new Subject<void>();
   const abort = new AbortController();
-  // Training steps wait while images are on their way to an assignment (`servingFirst`).
-  const gate = servingFirst();
-  trainer.betweenSteps = gate.gate;
   const trainingRounds = trainingLoop(trainer, abort.signal);
   const wakeTrainer = () => trainingRounds.wake();
 
@@ -232,7 +231,6 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
     }).pipe(
       takeUntil(stopping),
       divertRefusals<IngestedImage, IngestRefusal>(isIngestRefusal, publishRefusal),
-      tap(() => gate.arrived(1)),
       batchWithin(batchSize, options.batchWaitMs ?? 200),
       concatMap(async (batch) => {
         let added: StoredImage[];
@@ -241,15 +239,11 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
         } finally {
           credits.release(batch.length);
         }
-        try {
-          counts.ingested += added.length;
-          await lastValueFrom(from(added).pipe(publishEach(publishImage)), {
-            defaultValue: undefined,
-          });
-          await publishPending();
-        } finally {
-          gate.served(batch.length);
-        }
+        counts.ingested += added.length;
+        await lastValueFrom(from(added).pipe(publishEach(publishImage)), {
+          defaultValue: undefined,
+        });
+        await publishPending();
         if (added.length > 0) wakeTrainer();
       }),
     ),

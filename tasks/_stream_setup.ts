@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { type ConfigOverrides, makeConfig, type ScanConfig } from "../src/config.ts";
+import { parseThreads } from "../src/parallel/threads.ts";
 import { makeRoundConfig, type RoundConfig } from "../src/stream/round_config.ts";
 import type { Bus } from "../src/transport/bus.ts";
 import { MemoryBus } from "../src/transport/memory_bus.ts";
@@ -28,6 +29,7 @@ export const STREAM_CONFIG_OPTIONS = {
   "warmup-steps": { type: "string" },
   "selflabel-after": { type: "string" },
   "min-images": { type: "string" },
+  threads: { type: "string" },
 } as const;
 
 /**
@@ -37,7 +39,7 @@ export const STREAM_CONFIG_OPTIONS = {
  */
 export function streamSettings(
   values: Record<string, unknown>,
-): { config: ScanConfig; rounds: RoundConfig } {
+): { config: ScanConfig; rounds: RoundConfig; threads: number } {
   const overrides = numericFlags(values, [
     ["clusters", "clusters"],
     ["inputSize", "input-size"],
@@ -57,7 +59,9 @@ export function streamSettings(
     const preset = (values.preset as string | undefined) ?? "fixtures";
     const config = makeConfig(preset, overrides as ConfigOverrides);
     const rounds = makeRoundConfig(config, roundOverrides as Partial<RoundConfig>);
-    return { config, rounds };
+    // The serving thread keeps a core of its own: training gets the others.
+    const threads = parseThreads(values.threads as string | undefined, "serve");
+    return { config, rounds, threads };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -19,7 +19,7 @@ import { boardPort } from "./board.ts";
 
 const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] [--name NAME]
     [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
-    [--clusters C] [--labels L] [--preset NAME] [--backend wasm|cpu|tensorflow]
+    [--clusters C] [--labels L] [--preset NAME] [--backend wasm|cpu|tensorflow] [--threads N]
     [--input-size S] [--heads N] [--neighbours K] [--seed N]
     [--pretext-steps N] [--scan-steps N] [--selflabel-steps N] [--warmup-steps N]
     [--selflabel-after N] [--min-images N] [--board PORT]
@@ -54,7 +54,7 @@ await runTask(USAGE, async () => {
   });
   const watch = required(values.watch, "--watch");
   const name = pipelineNameFlag(values.name);
-  const { config, rounds } = streamSettings(values);
+  const { config, rounds, threads } = streamSettings(values);
   const port = values.board === undefined ? undefined : boardPort(values.board, "--board", 0);
   const stateDir = values.state ?? join(".scanstream", name);
   const labels = values.labels === undefined ? undefined : await readLabels(values.labels);
@@ -72,7 +72,10 @@ await runTask(USAGE, async () => {
 
   let board: RunningBoard | undefined;
   try {
-    logLine(`stream ${name}: watching ${watch}, state in ${stateDir}, backend ${backend}`);
+    logLine(
+      `stream ${name}: watching ${watch}, state in ${stateDir}, backend ${backend}, ` +
+        `${threads} training thread${threads === 1 ? "" : "s"}`,
+    );
     const stream = await startStream({
       watch,
       bus,
@@ -82,6 +85,7 @@ await runTask(USAGE, async () => {
       stateDir,
       labels,
       log: logLine,
+      threads,
     });
     if (port !== undefined) {
       board = startBoard({

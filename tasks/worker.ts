@@ -32,7 +32,7 @@ const USAGE = `usage: deno task worker --stage ingest|embed|mine|cluster --nats 
   ingest:  --watch DIR
   embed:   [--batch-size N] [--ack-wait SECONDS]
   mine:    [--batch-size N]
-  cluster: [--state STATE] [--labels L] [--preset NAME] [--clusters C] [--input-size S]
+  cluster: [--threads N] [--state STATE] [--labels L] [--preset NAME] [--clusters C] [--input-size S]
            [--heads N] [--neighbours K] [--seed N] [--pretext-steps N] [--scan-steps N]
            [--selflabel-steps N] [--warmup-steps N] [--selflabel-after N] [--min-images N]
 
@@ -90,10 +90,11 @@ await runTask(USAGE, async () => {
   const watch = stage === "ingest" ? required(values.watch, "--watch") : undefined;
   let cluster;
   if (stage === "cluster") {
-    const { config, rounds } = streamSettings(values);
+    const { config, rounds, threads } = streamSettings(values);
     cluster = {
       config,
       rounds,
+      threads,
       stateDir: values.state ?? join(".scanstream", `${name}-cluster`),
       labels: values.labels === undefined ? undefined : await readLabels(values.labels),
     };

@@ -65,6 +65,8 @@ export interface ClusterWorkerOptions {
   /** Images per add (default 32) and longest wait for a batch (default 200 ms). */
   readonly batchSize?: number;
   readonly batchWaitMs?: number;
+  /** Training threads (default: all cores but one, at least one). */
+  readonly threads?: number;
 }
 
 /** What the cluster stage did this run. */
@@ -95,7 +97,12 @@ export async function runClusterWorker(
 ): Promise<ClusterSummary> {
   const { config, stateDir, labels } = options;
   const s = subjects(ctx.name);
-  const trainer = await StreamTrainer.open({ config, rounds: options.rounds, stateDir });
+  const trainer = await StreamTrainer.open({
+    config,
+    rounds: options.rounds,
+    stateDir,
+    threads: options.threads,
+  });
   await shareConfig(ctx.state, config);
   const counts = { stored: 0, pooled: 0, assigned: 0, updates: 0 };
   const clusterOf = new Map<string, number>();
