@@ -89,7 +89,7 @@ export function findNativeAddon(
  * @throws {Error} one line that names what is missing and gives {@link NATIVE_INSTALL_COMMAND}.
  */
 export async function ensureNativeInstalled(root: string = projectRoot()): Promise<NativeInstall> {
-  const found: string[] = [];
+  const states: string[] = [];
   for (const pkg of NATIVE_PACKAGES) {
     const install = findNativeAddon(root, pkg);
     if (typeof install !== "string") {
@@ -105,17 +105,21 @@ export async function ensureNativeInstalled(root: string = projectRoot()): Promi
       }
       return install;
     }
-    found.push(
-      install === "absent"
+    states.push(install);
+  }
+  const modules = join(root, "node_modules");
+  const what = states.every((state) => state === "absent")
+    ? `neither ${NATIVE_PACKAGES.map((pkg) => `${pkg}@${NATIVE_VERSION}`).join(" nor ")} is ` +
+      `installed in ${modules}`
+    : NATIVE_PACKAGES.map((pkg, i) =>
+      states[i] === "absent"
         ? `${pkg}@${NATIVE_VERSION} is not installed`
         : `${pkg}@${NATIVE_VERSION} has no lib/napi-v*/tfjs_binding.node (its install script ` +
-          `did not finish)`,
-    );
-  }
+          `did not finish)`
+    ).join(", ") + ` in ${modules}`;
   throw new Error(
-    `Cannot select backend tensorflow: ${found.join(", ")} in ${join(root, "node_modules")}. ` +
-      `Install it with \`${NATIVE_INSTALL_COMMAND}\` (\`--cpu\` for tfjs-node; see docs/gpu.md), ` +
-      `or use --backend wasm.`,
+    `Cannot select backend tensorflow: ${what}. Install it with \`${NATIVE_INSTALL_COMMAND}\` ` +
+      `(\`--cpu\` for tfjs-node; see docs/gpu.md), or use --backend wasm.`,
   );
 }
 
