@@ -30,9 +30,11 @@ async function registryUnreachable(): Promise<string | undefined> {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
+      "--no-config",
       `const r = await fetch(${JSON.stringify(url)}, { method: "HEAD", ` +
       `signal: AbortSignal.timeout(20000) }); if (!r.ok) throw new Error("HTTP " + r.status);`,
     ],
+    env: { NO_COLOR: "1" },
     stdout: "null",
     stderr: "piped",
   }).output();
