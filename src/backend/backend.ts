@@ -11,6 +11,7 @@ import "@tensorflow/tfjs-backend-wasm";
 // tf.grad fails, whatever the backend.
 import "@tensorflow/tfjs-layers";
 import { registerWasmKernels } from "./register_wasm_kernels.ts";
+import { ensureNativeInstalled, loadNative } from "./native.ts";
 
 /** The backends a user can choose. */
 export type BackendName = "wasm" | "cpu" | "tensorflow";
@@ -18,20 +19,29 @@ export type BackendName = "wasm" | "cpu" | "tensorflow";
 export const BACKENDS: readonly BackendName[] = ["wasm", "cpu", "tensorflow"];
 
 /**
- * Select and initialise a backend; resolves to the name tfjs reports. Safe to call again.
+ * Check, on the main thread before any worker starts, that `name` can be selected, so a missing
+ * native package is reported once rather than once per thread. Loads nothing: wasm and cpu are
+ * always there; for `tensorflow` it looks for an installed tfjs-node-gpu or tfjs-node.
  *
- * @throws {Error} for `tensorflow` when neither tfjs-node-gpu nor tfjs-node is installed.
+ * @throws {Error} one line naming what is missing and the command that installs it.
+ */
+export async function ensureBackendAvailable(name: BackendName): Promise<void> {
+  checkName(name);
+  if (name === "tensorflow") await ensureNativeInstalled();
+}
+
+/**
+ * Select and initialise a backend; resolves to the name tfjs reports. Safe to call again, and
+ * from a Worker (a training worker calls it with the name from its init message; every worker
+ * loads its own wasm instance or native addon).
+ *
+ * @throws {Error} for `tensorflow` when neither tfjs-node-gpu nor tfjs-node is installed, with
+ *   the same message as {@link ensureBackendAvailable}.
  */
 export async function initBackend(name: BackendName = "wasm"): Promise<string> {
-  if (!BACKENDS.includes(name)) {
-    throw new RangeError(
-      `Cannot select backend: must be one of ${BACKENDS.join(", ")}, current value is ${name}`,
-    );
-  }
+  checkName(name);
   tf.enableProdMode();
-  if (name === "tensorflow") {
-    await loadNativeTensorflow();
-  }
+  if (name === "tensorflow") await loadNative();
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`Cannot select backend ${name}: tfjs failed to initialise it`);
   await tf.ready();
@@ -39,21 +49,10 @@ export async function initBackend(name: BackendName = "wasm"): Promise<string> {
   return tf.getBackend();
 }
 
-async function loadNativeTensorflow(): Promise<void> {
-  const errors: string[] = [];
-  for (const pkg of ["npm:@tensorflow/tfjs-node-gpu@4.22.0", "npm:@tensorflow/tfjs-node@4.22.0"]) {
-    try {
-      await import(pkg);
-      return;
-    } catch (error) {
-      errors.push(`${pkg}: ${(error as Error).message.split("\n")[0]}`);
-    }
+function checkName(name: BackendName): void {
+  if (!BACKENDS.includes(name)) {
+    throw new RangeError(
+      `Cannot select backend: must be one of ${BACKENDS.join(", ")}, current value is ${name}`,
+    );
   }
-  throw new Error(
-    "Cannot select backend tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node " +
-      "could be loaded. Install one where its libtensorflow download is reachable " +
-      "(`npm install @tensorflow/tfjs-node-gpu@4.22.0` in this directory), or use --backend wasm. " +
-      `Tried: ${errors.join("; ")}`,
-    { cause: errors },
-  );
 }

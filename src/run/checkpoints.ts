@@ -9,6 +9,7 @@ import { loadModel, saveModel } from "../models/io_handler.ts";
 import { buildProjectionHead } from "../models/projection_head.ts";
 import { BACKBONES, buildBackbone } from "../models/resnet.ts";
 import type { ClusteringModel, ContrastiveModel } from "../stages/models.ts";
+import { RandomStreams } from "../util/random_streams.ts";
 import type { RunPaths, RunState } from "./run_dir.ts";
 
 /** The backbone preset named by the config, at the config's input size. */
@@ -35,9 +36,13 @@ export async function loadOrBuildContrastive(
       projection: await loadModel(paths.pretext, "projection"),
     };
   }
-  const backbone = buildBackbone(backboneConfig(config), config.seed);
+  const streams = new RandomStreams(config.seed);
+  const backbone = buildBackbone(backboneConfig(config), streams.seedOf("backbone.init"));
   const dim = featureDim(backbone);
-  return { backbone, projection: buildProjectionHead(dim, dim, 128, config.seed + 1) };
+  return {
+    backbone,
+    projection: buildProjectionHead(dim, dim, 128, streams.seedOf("projection.init")),
+  };
 }
 
 /**
@@ -58,7 +63,7 @@ export async function loadOrBuildClustering(
     featureDim(pretextBackbone),
     config.clusters,
     config.heads,
-    config.seed + 2,
+    new RandomStreams(config.seed).seedOf("heads.init"),
   );
   return { backbone: pretextBackbone, heads };
 }

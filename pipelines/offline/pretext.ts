@@ -1,0 +1,87 @@
+/**
+ * Stage 1, the pretext task (SimCLR, the official code's simclr.py): the backbone and projection
+ * head learn features under which two augmentations of an image are close. Trained for
+ * `config.pretext.epochs`, checkpointed in `pretext/` after every epoch; a resumed run starts at
+ * the first epoch not done. Also the paper's baseline: k-means on these features.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { map, pipe } from "rxjs";
+import { type Dataset, gatherBatch } from "../../src/data/dataset.ts";
+import { kmeans } from "../../src/mining/kmeans.ts";
+import { trainStep } from "../../src/operators/train_step.ts";
+import { loadOrBuildContrastive, saveContrastive } from "../../src/run/checkpoints.ts";
+import { embedDataset } from "../../src/run/inference.ts";
+import type { ContrastiveModel } from "../../src/stages/models.ts";
+import { logLine } from "../../src/util/progress.ts";
+import type { PretextReport, StageContext, StageMetrics } from "./context.ts";
+import { runEpoch } from "./epoch.ts";
+import { metricsOf } from "./evaluate.ts";
+
+/** Train (or resume) the pretext model; resolves to it, trained for every configured epoch. */
+export async function trainPretext(run: StageContext): Promise<ContrastiveModel> {
+  const { config, train, paths, state, trainers } = run;
+  const { epochs, batchSize } = config.pretext;
+  const model = await loadOrBuildContrastive(paths, config, state.pretext.epochs > 0);
+  if (state.pretext.epochs >= epochs) return model;
+  const trainer = trainers.pretext(model, { position: state.pretext.epochs });
+  for (let epoch = state.pretext.epochs; epoch < epochs; epoch++) {
+    const t0 = performance.now();
+    const loss = await runEpoch(
+      `pretext ${epoch + 1}/${epochs}`,
+      train,
+      batchSize,
+      trainers.streams.random("pretext.batches", epoch),
+      pipe(map((indices: number[]) => gatherBatch(train, indices)), trainStep(trainer)),
+      (l) => l,
+    );
+    await saveContrastive(model, paths.pretext);
+    state.pretext.epochs = epoch + 1;
+    state.pretext.seconds += (performance.now() - t0) / 1000;
+    // New features: the neighbours must be mined again.
+    state.mining.done = false;
+    await run.save();
+    logLine(`pretext epoch ${epoch + 1}: NT-Xent ${loss.toFixed(4)}`);
+  }
+  trainer.dispose();
+  return model;
+}
+
+/** The pretext stage's report: its time, and k-means on its features when there are labels. */
+export async function pretextReport(
+  run: StageContext,
+  model: ContrastiveModel,
+  features: Float32Array,
+): Promise<PretextReport> {
+  const report: PretextReport = { seconds: run.state.pretext.seconds };
+  if (run.evaluation.labels) {
+    report.kmeans = await kmeansBaseline(run, model, features, run.evaluation);
+  }
+  return report;
+}
+
+/** The paper's baseline: k-means on the pretext features, fit on train, applied to evaluation. */
+async function kmeansBaseline(
+  run: StageContext,
+  model: ContrastiveModel,
+  trainFeatures: Float32Array,
+  evaluation: Dataset,
+): Promise<StageMetrics> {
+  const { config, train } = run;
+  const dim = trainFeatures.length / train.n;
+  const { centroids } = kmeans(
+    trainFeatures,
+    train.n,
+    dim,
+    config.clusters,
+    run.trainers.streams.random("kmeans"),
+  );
+  const features = evaluation === train ? trainFeatures : await embedDataset(model, evaluation);
+  const predicted = tf.tidy(() => {
+    const x = tf.tensor2d(features, [evaluation.n, dim]);
+    const c = tf.tensor2d(centroids, [config.clusters, dim]);
+    // argmin |x - c|^2 = argmax (x.c - |c|^2 / 2)
+    const score = tf.sub(tf.matMul(x, c, false, true), tf.mul(0.5, tf.sum(tf.square(c), 1)));
+    return tf.argMax(score, 1).dataSync() as Int32Array;
+  });
+  return metricsOf(evaluation, predicted);
+}
