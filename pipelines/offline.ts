@@ -9,6 +9,9 @@
  * Each stage is resumable from its last epoch, with checkpoints and hand-off files in the run
  * directory (`src/run/run_dir.ts`), and each is a stream of batches through the stage's operator.
  */
+import * as tf from "@tensorflow/tfjs-core";
+import type { BackendName } from "../src/backend/backend.ts";
+import { defaultThreads } from "../src/parallel/threads.ts";
 import type { ScanConfig } from "../src/config.ts";
 import type { Dataset } from "../src/data/dataset.ts";
 import { emptyRunState, type RunPaths, runPaths, type RunState } from "../src/run/run_dir.ts";
@@ -36,6 +39,10 @@ export interface OfflineRun {
   /** Labelled images to report metrics on (the test split); defaults to `train`. */
   readonly evaluation?: Dataset;
   readonly runDir: string;
+  /** Training threads (default: every core). */
+  readonly threads?: number;
+  /** Their compute backend (default: this thread's). */
+  readonly backend?: BackendName;
 }
 
 /** The JSON a finished run prints. */
@@ -71,6 +78,8 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
     state,
     save: () => writeJsonAtomic(paths.state, state),
     trainers: new StageTrainers(config),
+    threads: run.threads ?? defaultThreads("train"),
+    backend: run.backend ?? (tf.getBackend() as BackendName),
   };
   const started = performance.now();
 

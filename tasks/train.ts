@@ -2,6 +2,7 @@
  * `deno task train`: the paper's three stages on a folder or an IDX dataset, resumable.
  * Prints one JSON object (per-stage wall time and, with labels, metrics) on stdout.
  */
+import { parseThreads } from "../src/parallel/threads.ts";
 import { parseArgs } from "node:util";
 import { runOffline } from "../pipelines/offline.ts";
 import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
@@ -19,7 +20,7 @@ import {
 } from "./_cli.ts";
 
 const USAGE = `usage: deno task train --data D [--labels L] --out RUN [--clusters C] [--preset NAME]
-    [--eval-data E] [--eval-labels L2] [--backend wasm|cpu|tensorflow] [--limit N]
+    [--eval-data E] [--eval-labels L2] [--backend wasm|cpu|tensorflow] [--threads N] [--limit N]
     [--pretext-epochs N] [--scan-epochs N] [--selflabel-epochs N] [--heads N]
     [--neighbours K] [--entropy-weight W] [--input-size S] [--seed N]
 
@@ -42,6 +43,7 @@ await runTask(USAGE, async () => {
       clusters: { type: "string" },
       preset: { type: "string" },
       backend: { type: "string" },
+      threads: { type: "string" },
       limit: { type: "string" },
       "pretext-epochs": { type: "string" },
       "scan-epochs": { type: "string" },
@@ -74,6 +76,12 @@ await runTask(USAGE, async () => {
     throw new UsageError((error as Error).message);
   }
   const backend = await selectBackend(values.backend);
+  let threads: number;
+  try {
+    threads = parseThreads(values.threads, "train");
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const limit = optionalNumber(values.limit, "--limit");
   const onRefusal = (r: { path: string; reason: string }) =>
     logLine(`refused ${quote(r.path)}: ${printable(r.reason)}`);
@@ -95,8 +103,9 @@ await runTask(USAGE, async () => {
     `loaded ${train.n} training images${
       evaluation ? ` and ${evaluation.n} evaluation images` : ""
     } ` +
-      `in ${((performance.now() - t0) / 1000).toFixed(1)}s; backend ${backend}`,
+      `in ${((performance.now() - t0) / 1000).toFixed(1)}s; backend ${backend}, ` +
+      `${threads} training thread${threads === 1 ? "" : "s"}`,
   );
-  const summary = await runOffline({ config, train, evaluation, runDir: out });
-  printJson({ run: out, backend, preset: values.preset ?? "fixtures", ...summary });
+  const summary = await runOffline({ config, train, evaluation, runDir: out, threads });
+  printJson({ run: out, backend, threads, preset: values.preset ?? "fixtures", ...summary });
 });

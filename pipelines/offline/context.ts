@@ -2,6 +2,7 @@
  * What every stage of the offline run shares: the run's config, images, directory and progress,
  * the trainer factory, and the shape of each stage's part of the summary.
  */
+import type { BackendName } from "../../src/backend/backend.ts";
 import type { ScanConfig } from "../../src/config.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
 import type { ClusteringMetrics } from "../../src/eval/metrics.ts";
@@ -22,6 +23,10 @@ export interface StageContext {
   readonly save: () => Promise<void>;
   /** Builds each stage's trainer, with its named random stream. */
   readonly trainers: StageTrainers;
+  /** Training threads for the data-parallel stages. */
+  readonly threads: number;
+  /** Their compute backend. */
+  readonly backend: BackendName;
 }
 
 /** Metrics of one stage on the evaluation images, when they have labels. */

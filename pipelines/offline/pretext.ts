@@ -5,10 +5,13 @@
  * the first epoch not done. Also the paper's baseline: k-means on these features.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { map, pipe } from "rxjs";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { concatMap } from "rxjs";
+import { augmentationOf } from "../../src/config.ts";
 import { type Dataset, gatherBatch } from "../../src/data/dataset.ts";
 import { kmeans } from "../../src/mining/kmeans.ts";
-import { trainStep } from "../../src/operators/train_step.ts";
+import { type NetworkWeights, writeWeights } from "../../src/parallel/network_weights.ts";
+import { TrainingPool } from "../../src/parallel/training_pool.ts";
 import { loadOrBuildContrastive, saveContrastive } from "../../src/run/checkpoints.ts";
 import { embedDataset } from "../../src/run/inference.ts";
 import type { ContrastiveModel } from "../../src/stages/models.ts";
@@ -17,33 +20,62 @@ import type { PretextReport, StageContext, StageMetrics } from "./context.ts";
 import { runEpoch } from "./epoch.ts";
 import { metricsOf } from "./evaluate.ts";
 
-/** Train (or resume) the pretext model; resolves to it, trained for every configured epoch. */
+/**
+ * Train (or resume) the pretext model; resolves to it, trained for every configured epoch. The
+ * SimCLR steps run data-parallel in `run.threads` worker threads; the networks come back to this
+ * thread after every epoch for the checkpoint.
+ */
 export async function trainPretext(run: StageContext): Promise<ContrastiveModel> {
   const { config, train, paths, state, trainers } = run;
   const { epochs, batchSize } = config.pretext;
   const model = await loadOrBuildContrastive(paths, config, state.pretext.epochs > 0);
   if (state.pretext.epochs >= epochs) return model;
-  const trainer = trainers.pretext(model, { position: state.pretext.epochs });
-  for (let epoch = state.pretext.epochs; epoch < epochs; epoch++) {
-    const t0 = performance.now();
-    const loss = await runEpoch(
-      `pretext ${epoch + 1}/${epochs}`,
-      train,
-      batchSize,
-      trainers.streams.random("pretext.batches", epoch),
-      pipe(map((indices: number[]) => gatherBatch(train, indices)), trainStep(trainer)),
-      (l) => l,
-    );
-    await saveContrastive(model, paths.pretext);
-    state.pretext.epochs = epoch + 1;
-    state.pretext.seconds += (performance.now() - t0) / 1000;
-    // New features: the neighbours must be mined again.
-    state.mining.done = false;
-    await run.save();
-    logLine(`pretext epoch ${epoch + 1}: NT-Xent ${loss.toFixed(4)}`);
+  const pool = await TrainingPool.open({
+    threads: Math.min(run.threads, Math.min(batchSize, train.n)),
+    backend: run.backend,
+    config,
+    weights: readWeights(model),
+    maxBatch: batchSize,
+  });
+  try {
+    for (let epoch = state.pretext.epochs; epoch < epochs; epoch++) {
+      const t0 = performance.now();
+      const augment = trainers.streams.random("pretext.augment", epoch);
+      const loss = await runEpoch(
+        `pretext ${epoch + 1}/${epochs}`,
+        train,
+        batchSize,
+        trainers.streams.random("pretext.batches", epoch),
+        concatMap((indices: number[]) =>
+          pool.pretextStep(gatherBatch(train, indices), {
+            learningRate: config.pretext.learningRate,
+            temperature: config.temperature,
+            seed: augment.int(2 ** 31),
+            augmentation: augmentationOf(config),
+          })
+        ),
+        (step) => step.loss,
+      );
+      writeWeights(model, await pool.weights());
+      await saveContrastive(model, paths.pretext);
+      state.pretext.epochs = epoch + 1;
+      state.pretext.seconds += (performance.now() - t0) / 1000;
+      // New features: the neighbours must be mined again.
+      state.mining.done = false;
+      await run.save();
+      logLine(`pretext epoch ${epoch + 1}: NT-Xent ${loss.toFixed(4)}`);
+    }
+  } finally {
+    await pool.close();
   }
-  trainer.dispose();
   return model;
+}
+
+/** The contrastive model's weights as the pool takes them (it has no clustering heads yet). */
+function readWeights(model: ContrastiveModel): Partial<NetworkWeights> {
+  const read = (m: tfl.LayersModel) =>
+    m.getWeights().map((w) => (w.dataSync() as Float32Array).slice());
+  return { backbone: read(model.backbone), projection: read(model.projection) };
 }
 
 /** The pretext stage's report: its time, and k-means on its features when there are labels. */

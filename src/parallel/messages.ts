@@ -23,7 +23,8 @@ export interface InitRequest {
   readonly config: ScanConfig;
   readonly rank: number;
   readonly buffers: CollectiveBuffers;
-  readonly weights: NetworkWeights;
+  /** Starting weights; a network left out keeps its seeded initialisation. */
+  readonly weights: Partial<NetworkWeights>;
 }
 
 /**

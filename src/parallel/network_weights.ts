@@ -32,11 +32,18 @@ export function readWeights(networks: Networks): NetworkWeights {
   };
 }
 
-/** Overwrite every weight of `networks` with `weights` (same shapes). */
-export function writeWeights(networks: Networks, weights: NetworkWeights): void {
+/**
+ * Overwrite the weights of `networks` with `weights` (same shapes); a network absent from either
+ * is left alone (the offline pretext stage has no clustering heads yet).
+ */
+export function writeWeights(
+  networks: Partial<Networks>,
+  weights: Partial<NetworkWeights>,
+): void {
   for (const name of ["backbone", "projection", "heads"] as const) {
     const model = networks[name];
     const values = weights[name];
+    if (model === undefined || values === undefined) continue;
     const current = model.getWeights();
     if (values.length !== current.length) {
       throw new RangeError(

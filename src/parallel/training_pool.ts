@@ -8,7 +8,7 @@
  * One request at a time: the pool's methods are serialised, since every worker must see the
  * same sequence of steps.
  */
-import type { BackendName } from "../backend/backend.ts";
+import { type BackendName, ensureBackendAvailable } from "../backend/backend.ts";
 import type { ScanConfig } from "../config.ts";
 import type { WeakOptions } from "../augment/options.ts";
 import type { ImageBatch } from "../data/dataset.ts";
@@ -33,8 +33,11 @@ export interface PoolOptions {
   readonly backend: BackendName;
   /** Shapes the networks (backbone, input size, clusters, heads). */
   readonly config: ScanConfig;
-  /** The starting weights of all three networks. */
-  readonly weights: NetworkWeights;
+  /**
+   * The starting weights; a network left out keeps the initialisation the config's seed gives
+   * (identical in every worker).
+   */
+  readonly weights: Partial<NetworkWeights>;
   /** The largest SimCLR batch a step will get (default: the config's pretext batch size). */
   readonly maxBatch?: number;
 }
@@ -100,6 +103,8 @@ export class TrainingPool {
    */
   static async open(options: PoolOptions): Promise<TrainingPool> {
     const { threads } = options;
+    // A missing native package is reported once, here, rather than once per worker.
+    await ensureBackendAvailable(options.backend);
     if (!Number.isInteger(threads) || threads < 1) {
       throw new RangeError(
         `Cannot open a training pool: threads must be >= 1, current value is ${threads}`,
@@ -107,10 +112,10 @@ export class TrainingPool {
     }
     const slotFloats = Math.max(
       // Summed gradients: at most every weight of the three networks.
-      totalFloats(options.weights),
+      totalFloats(options.weights, options.config),
       // Gathered projections: 2 views of every image of a batch, at the projection's width.
       2 * (options.maxBatch ?? options.config.pretext.batchSize) *
-        (options.weights.projection.at(-1)?.length ?? 128),
+        (options.weights.projection?.at(-1)?.length ?? 128),
     );
     const buffers = collectiveBuffers(threads, slotFloats);
     const workers = Array.from(
@@ -398,8 +403,15 @@ export function split(batch: ImageBatch, parts: number): ImageShard[] {
   return shards;
 }
 
-function totalFloats(weights: NetworkWeights): number {
+/** Floats in every network; the heads counted from the config when not given. */
+function totalFloats(weights: Partial<NetworkWeights>, config: ScanConfig): number {
   let n = 0;
-  for (const w of [...weights.backbone, ...weights.projection, ...weights.heads]) n += w.length;
+  for (const w of [...weights.backbone ?? [], ...weights.projection ?? [], ...weights.heads ?? []]) {
+    n += w.length;
+  }
+  if (weights.heads === undefined) {
+    const features = weights.backbone?.at(-1)?.length ?? 512;
+    n += config.heads * config.clusters * (features + 1);
+  }
   return n;
 }
