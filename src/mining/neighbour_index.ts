@@ -6,7 +6,7 @@
  * only needed when the backbone, and with it every feature, has changed.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { mineNeighbours } from "./knn.ts";
+import { mineNeighbours, type Neighbours } from "./knn.ts";
 
 /** What adding one image did. */
 export interface Addition {
@@ -293,9 +293,11 @@ export class NeighbourIndex {
    * Replace every feature (the backbone changed) and re-mine all lists in full.
    *
    * @param features `size x dim` row-major, in index order.
+   * @param mined the lists `mineNeighbours` gives for these features, when another thread mined
+   *   them (the stream's training pool); without them they are mined here.
    * @throws {RangeError} on a wrong length or a non-finite value; the index is unchanged.
    */
-  replaceAll(features: Float32Array): void {
+  replaceAll(features: Float32Array, mined?: Neighbours): void {
     if (features.length !== this.#size * this.dim) {
       throw new RangeError(
         `Cannot replace neighbour index features: expected ${this.#size} x ${this.dim} = ` +
@@ -303,9 +305,35 @@ export class NeighbourIndex {
       );
     }
     checkFinite(features, this.dim, "replace neighbour index features");
+    const length = this.listLength;
+    if (mined !== undefined && mined.indices.length !== this.#size * length) {
+      throw new RangeError(
+        `Cannot replace neighbour lists: expected ${this.#size} x ${length} entries, ` +
+          `current length is ${mined.indices.length}`,
+      );
+    }
     this.dispose();
     normaliseInto(features, this.#size, this.dim, this.#features, 0);
-    this.remine();
+    if (mined === undefined) this.remine();
+    else this.#setLists(mined);
+  }
+
+  /**
+   * Keep only the first `n` images (ids, features); their lists must be replaced next
+   * (`replaceAll`), since they may name the images dropped. For a re-mine made on the first `n`
+   * images while later ones arrived: those are added again after it, incrementally.
+   *
+   * @throws {RangeError} when `n` is not in [0, size].
+   */
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.#size) {
+      throw new RangeError(
+        `Cannot truncate neighbour index: n must be in [0, ${this.#size}], current value is ${n}`,
+      );
+    }
+    this.dispose();
+    for (const id of this.#ids.splice(n)) this.#indexOfId.delete(id);
+    this.#size = n;
   }
 
   /**
@@ -320,13 +348,19 @@ export class NeighbourIndex {
   /** Re-mine every list from the stored features with the blocked exact `mineNeighbours`. */
   remine(): void {
     if (this.#size === 0) return;
-    const length = this.listLength;
-    const mined = mineNeighbours(
-      this.#features.subarray(0, this.#size * this.dim),
-      this.#size,
-      this.dim,
-      length,
+    this.#setLists(
+      mineNeighbours(
+        this.#features.subarray(0, this.#size * this.dim),
+        this.#size,
+        this.dim,
+        this.listLength,
+      ),
     );
+  }
+
+  /** Store full lists of `listLength` entries per image (as `mineNeighbours` gives them). */
+  #setLists(mined: Neighbours): void {
+    const length = this.listLength;
     for (let i = 0; i < this.#size; i++) {
       this.#neighbours.set(mined.indices.subarray(i * length, (i + 1) * length), i * this.k);
       this.#similarities.set(mined.similarities.subarray(i * length, (i + 1) * length), i * this.k);

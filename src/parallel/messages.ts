@@ -5,6 +5,7 @@
 import type { BackendName } from "../backend/backend.ts";
 import type { ScanConfig } from "../config.ts";
 import type { StrongOptions, WeakOptions } from "../augment/options.ts";
+import type { Neighbours } from "../mining/knn.ts";
 import type { ScanLosses } from "../stages/scan.ts";
 import type { SelfLabelLoss } from "../stages/selflabel.ts";
 import type { CollectiveBuffers } from "./collective.ts";
@@ -102,6 +103,26 @@ export interface LogitsRequest {
   readonly shard: ImageShard;
 }
 
+/** The K nearest neighbours of every row of `features` [n, dim] (mineNeighbours). */
+export interface MineRequest {
+  readonly type: "mine";
+  readonly features: Float32Array;
+  readonly n: number;
+  readonly dim: number;
+  readonly k: number;
+}
+
+/** SCAN losses of every head over a whole set (`evaluateHeads`), to pick the best head. */
+export interface EvaluateHeadsRequest {
+  readonly type: "evaluateHeads";
+  readonly logits: Float32Array[];
+  readonly n: number;
+  readonly clusters: number;
+  readonly neighbours: Int32Array;
+  readonly k: number;
+  readonly entropyWeight: number;
+}
+
 export interface WeightsRequest {
   readonly type: "weights";
 }
@@ -120,6 +141,8 @@ export type WorkerRequest =
   | SelfLabelRequest
   | HeadLogitsRequest
   | LogitsRequest
+  | MineRequest
+  | EvaluateHeadsRequest
   | WeightsRequest
   | SetWeightsRequest;
 
@@ -141,6 +164,7 @@ export type WorkerResult =
   | { readonly type: "scan"; readonly losses: ScanLosses }
   | { readonly type: "selflabel"; readonly result: SelfLabelLoss }
   | { readonly type: "logits"; readonly logits: Float32Array[] }
+  | { readonly type: "mine"; readonly neighbours: Neighbours }
   | { readonly type: "weights"; readonly weights: NetworkWeights }
   | { readonly type: "setWeights" };
 

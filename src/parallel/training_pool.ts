@@ -14,10 +14,12 @@ import type { WeakOptions } from "../augment/options.ts";
 import type { ImageBatch } from "../data/dataset.ts";
 import { concatFloat32 } from "../util/concat.ts";
 import { collectiveBuffers } from "./collective.ts";
+import type { Neighbours } from "../mining/knn.ts";
 import type { ScanLosses } from "../stages/scan.ts";
 import type { SelfLabelLoss } from "../stages/selflabel.ts";
 import type {
   Embeddings,
+  EvaluateHeadsRequest,
   ImageShard,
   ScanSettings,
   SelfLabelRequest,
@@ -260,6 +262,24 @@ export class TrainingPool {
     });
   }
 
+  /** SCAN losses of every head over a whole set (see `evaluateHeads`), computed in a worker. */
+  evaluateHeads(request: Omit<EvaluateHeadsRequest, "type">): Promise<ScanLosses> {
+    return this.#serial(async () => {
+      const result = await this.#call(0, { type: "evaluateHeads", ...request });
+      if (result.type !== "scan") throw new Error(`Cannot evaluate heads: got ${result.type}`);
+      return result.losses;
+    }, false);
+  }
+
+  /** The `k` nearest neighbours of every row of `features` [n, dim], mined in a worker. */
+  mine(features: Float32Array, n: number, dim: number, k: number): Promise<Neighbours> {
+    return this.#serial(async () => {
+      const result = await this.#call(0, { type: "mine", features, n, dim, k });
+      if (result.type !== "mine") throw new Error(`Cannot mine neighbours: got ${result.type}`);
+      return result.neighbours;
+    }, false);
+  }
+
   /** A copy of the networks' weights (all workers hold the same). */
   weights(): Promise<NetworkWeights> {
     return this.#serial(async () => {
@@ -406,7 +426,9 @@ export function split(batch: ImageBatch, parts: number): ImageShard[] {
 /** Floats in every network; the heads counted from the config when not given. */
 function totalFloats(weights: Partial<NetworkWeights>, config: ScanConfig): number {
   let n = 0;
-  for (const w of [...weights.backbone ?? [], ...weights.projection ?? [], ...weights.heads ?? []]) {
+  for (
+    const w of [...weights.backbone ?? [], ...weights.projection ?? [], ...weights.heads ?? []]
+  ) {
     n += w.length;
   }
   if (weights.heads === undefined) {

@@ -9,10 +9,11 @@ import { initBackend } from "../backend/backend.ts";
 import { weakAugment } from "../augment/weak.ts";
 import { batchToTensor } from "../data/dataset.ts";
 import { ntXentLoss } from "../losses/nt_xent.ts";
+import { mineNeighbours } from "../mining/knn.ts";
 import { projectFeatures } from "../stages/models.ts";
 import { StreamModels } from "../stream/stream_models.ts";
 import { Random } from "../util/random.ts";
-import { ScanTrainer } from "../stages/scan.ts";
+import { evaluateHeads, ScanTrainer } from "../stages/scan.ts";
 import { SelfLabelTrainer } from "../stages/selflabel.ts";
 import { type Collective, sharedCollective, SOLO } from "./collective.ts";
 import { FlatAdam } from "./flat_adam.ts";
@@ -145,6 +146,16 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       return { type: "logits", logits: state.models.headLogitsOf(request.features, request.n) };
     case "logits":
       return { type: "logits", logits: state.models.logits(asDataset(request.shard)) };
+    case "evaluateHeads": {
+      const { logits, n, clusters, neighbours, k, entropyWeight } = request;
+      const losses = evaluateHeads(logits, n, clusters, neighbours, k, entropyWeight);
+      return { type: "scan", losses };
+    }
+    case "mine":
+      return {
+        type: "mine",
+        neighbours: mineNeighbours(request.features, request.n, request.dim, request.k),
+      };
     case "weights":
       return { type: "weights", weights: readWeights(state.models) };
     case "setWeights":

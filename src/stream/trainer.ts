@@ -34,7 +34,7 @@ import type { BackendName } from "../backend/backend.ts";
 import { readWeights, writeWeights } from "../parallel/network_weights.ts";
 import { defaultThreads } from "../parallel/threads.ts";
 import { TrainingPool } from "../parallel/training_pool.ts";
-import { evaluateHeads, type ScanLosses } from "../stages/scan.ts";
+import type { ScanLosses } from "../stages/scan.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../util/atomic_write.ts";
 import { concatFloat32 } from "../util/concat.ts";
 import { Random } from "../util/random.ts";
@@ -452,23 +452,43 @@ export class StreamTrainer {
       steps.pretext++;
     }
 
-    // The backbone moved: re-embed (in the pool) and re-mine. Images stored meanwhile are
-    // embedded after, until a pass finds none new.
+    // The backbone moved: re-embed and re-mine, both in the pool (a full mining is O(N^2), about
+    // a second at 10,000 images). Images stored meanwhile are embedded after, until a pass finds
+    // none new, and go into the index incrementally once it holds the re-mined lists.
     let view = this.store.view();
-    let embedded = await this.#pool.embed(gatherBatch(view, range(view.n)));
+    const embedded = await this.#pool.embed(gatherBatch(view, range(view.n)));
     if (signal?.aborted) return null;
-    for (let grown = this.store.view(); grown.n > view.n; grown = this.store.view()) {
-      const later = Array.from({ length: grown.n - view.n }, (_, i) => view.n + i);
-      const extra = await this.#pool.embed(gatherBatch(grown, later));
+    const mined = await this.#pool.mine(
+      embedded.projected,
+      view.n,
+      FEATURE_DIM,
+      Math.min(config.neighbours, view.n),
+    );
+    if (signal?.aborted) return null;
+    const later = { backbone: [] as Float32Array[], projected: [] as Float32Array[] };
+    let embeddedUpTo = view.n;
+    for (let grown = this.store.view(); grown.n > embeddedUpTo; grown = this.store.view()) {
+      const more = Array.from({ length: grown.n - embeddedUpTo }, (_, i) => embeddedUpTo + i);
+      const extra = await this.#pool.embed(gatherBatch(grown, more));
       if (signal?.aborted) return null;
-      embedded = {
-        backbone: concatFloat32([embedded.backbone, extra.backbone]),
-        projected: concatFloat32([embedded.projected, extra.projected]),
-      };
-      view = grown;
+      later.backbone.push(extra.backbone);
+      later.projected.push(extra.projected);
+      embeddedUpTo = grown.n;
     }
-    this.#index.replaceAll(embedded.projected);
-    const dim = embedded.backbone.length / Math.max(view.n, 1);
+    // Synchronous from here to the index swap, so no image is stored in between.
+    const all = this.store.view();
+    this.#index.truncate(view.n);
+    this.#index.replaceAll(embedded.projected, mined);
+    if (all.n > view.n) {
+      this.#index.addBatch(
+        all.ids.slice(view.n),
+        concatFloat32(later.projected),
+        all.n - view.n,
+      );
+    }
+    const backbone = concatFloat32([embedded.backbone, ...later.backbone]);
+    view = all;
+    const dim = backbone.length / Math.max(view.n, 1);
 
     const scanLosses = {
       total: [] as number[],
@@ -499,8 +519,8 @@ export class StreamTrainer {
         if (config.clusterHeadOnly) {
           // The backbone is frozen during SCAN steps: its features of this round serve as input.
           losses = await this.#pool.scanOnFeatures(
-            rows(embedded.backbone, dim, anchors),
-            rows(embedded.backbone, dim, picked),
+            rows(backbone, dim, anchors),
+            rows(backbone, dim, picked),
             dim,
             scanSettings,
           );
@@ -519,9 +539,18 @@ export class StreamTrainer {
       }
       if (signal?.aborted) return null;
       const logits = config.clusterHeadOnly
-        ? await this.#pool.headLogits(embedded.backbone, view.n)
+        ? await this.#pool.headLogits(backbone, view.n)
         : await this.#pool.logits(gatherBatch(view, range(view.n)));
-      head = this.#bestHead(logits, view.n, lists.indices, k);
+      // The head with the lowest SCAN loss over the whole store (training images only).
+      const headLosses = await this.#pool.evaluateHeads({
+        logits,
+        n: view.n,
+        clusters: config.clusters,
+        neighbours: lists.indices,
+        k,
+        entropyWeight: config.entropyWeight,
+      });
+      head = headLosses.total.indexOf(Math.min(...headLosses.total));
       if (steps.scan >= rounds.selflabelAfter) {
         for (let s = 0; s < rounds.selflabelSteps; s++) {
           await this.betweenSteps();
@@ -562,7 +591,7 @@ export class StreamTrainer {
     if (config.clusterHeadOnly) {
       // With a frozen backbone the round's features are still those of the new networks: the
       // heads alone classify the images embedded above, with no second backbone pass.
-      frozen = { features: embedded.backbone, n: view.n };
+      frozen = { features: backbone, n: view.n };
     } else if (steps.scan > 0) {
       const after = this.store.view();
       const features = await this.#pool.embed(gatherBatch(after, range(after.n)));
@@ -605,19 +634,6 @@ export class StreamTrainer {
         })),
       }),
     };
-  }
-
-  /** The head with the lowest SCAN loss over the whole store (training images only). */
-  #bestHead(logits: Float32Array[], n: number, neighbours: Int32Array, k: number): number {
-    const losses = evaluateHeads(
-      logits,
-      n,
-      this.config.clusters,
-      neighbours,
-      k,
-      this.config.entropyWeight,
-    );
-    return losses.total.indexOf(Math.min(...losses.total));
   }
 
   /**

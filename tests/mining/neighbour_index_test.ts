@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../../src/backend/backend.ts";
+import { mineNeighbours } from "../../src/mining/knn.ts";
 import { NeighbourIndex } from "../../src/mining/neighbour_index.ts";
 import { Random } from "../../src/util/random.ts";
 
@@ -225,6 +226,33 @@ Deno.test("NeighbourIndex.replaceAll() and remine() re-mine the lists in full", 
   tiny.add("b", row(features, 1, dim));
   tiny.replaceAll(moved.subarray(0, 2 * dim));
   assertExactKnn(tiny, moved.subarray(0, 2 * dim), "tiny");
+});
+
+Deno.test("NeighbourIndex: lists mined elsewhere on a prefix, then later images added, give the exact kNN", () => {
+  const rng = new Random(17);
+  const dim = 8, k = 6, n = 70, later = 9;
+  const old = randomFeatures(rng, n + later, dim);
+  const index = new NeighbourIndex(dim, k);
+  for (let i = 0; i < n + later; i++) index.add(`img${i}`, row(old, i, dim));
+  // The backbone moved: the first n were re-embedded and mined in another thread.
+  const moved = randomFeatures(rng, n + later, dim);
+  const prefix = moved.subarray(0, n * dim);
+  index.truncate(n);
+  assert.equal(index.size, n);
+  assert.equal(index.indexOf(`img${n}`), -1, "dropped ids are forgotten");
+  index.replaceAll(prefix, mineNeighbours(prefix, n, dim, k));
+  assertExactKnn(index, prefix, "prefix");
+  index.addBatch(
+    Array.from({ length: later }, (_, j) => `img${n + j}`),
+    moved.subarray(n * dim),
+    later,
+  );
+  assertExactKnn(index, moved, "prefix and later images");
+  assert.throws(() => index.truncate(n + later + 1), /must be in \[0, 79\]/);
+  assert.throws(
+    () => index.replaceAll(moved, mineNeighbours(prefix, n, dim, k)),
+    /Cannot replace neighbour lists: expected 79 x 6 entries/,
+  );
 });
 
 Deno.test("NeighbourIndex.toBytes() round-trips and the loaded index keeps growing the same way", () => {
