@@ -8,6 +8,7 @@ import { conv2dBackpropFilterConfig } from "./kernels/conv2d_backprop_filter.ts"
 import { conv2dBackpropInputConfig } from "./kernels/conv2d_backprop_input.ts";
 import { einsumConfig } from "./kernels/einsum.ts";
 import { meanConfig, sumConfig } from "./kernels/leading_axes_reduce.ts";
+import { sliceConfig } from "./kernels/slice.ts";
 import { tileConfig } from "./kernels/tile.ts";
 import { unsortedSegmentSumConfig } from "./kernels/unsorted_segment_sum.ts";
 
@@ -20,6 +21,7 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   einsumConfig,
   sumConfig,
   meanConfig,
+  sliceConfig,
 ];
 
 /**

@@ -140,6 +140,7 @@ Deno.test("registerWasmKernels() installs every kernel for wasm and is idempoten
       "Conv2DBackpropInput",
       "Einsum",
       "Mean",
+      "Slice",
       "Sum",
       "Tile",
       "UnsortedSegmentSum",
@@ -352,4 +353,44 @@ Deno.test("Sum on wasm over a batch-norm sized activation stays within 1e-4 of c
   x.values = x.values.map((v) => v + 3);
   await assertMatchesCpu(tf.Sum, { x }, { axis: [0, 1, 2], keepDims: false }, "large sum");
   await assertMatchesCpu(tf.Mean, { x }, { axis: [0, 1, 2], keepDims: true }, "large mean");
+});
+
+Deno.test("Slice on wasm matches cpu: crops, whole axes merged, any rank and dtype", async () => {
+  const cases: { shape: number[]; begin: number[]; size: number[]; dtype?: tf.DataType }[] = [
+    // The zero padding's gradient in resnet-small: a spatial crop of NHWC.
+    { shape: [4, 10, 10, 16], begin: [0, 1, 1, 0], size: [-1, 8, 8, -1] },
+    // A crop that skips a trailing row (stride 2 on an odd window).
+    { shape: [3, 9, 9, 5], begin: [0, 0, 0, 0], size: [-1, 8, 8, -1] },
+    { shape: [3, 9, 9, 5], begin: [1, 2, 0, 1], size: [2, 3, 9, 3] },
+    { shape: [6, 7], begin: [2, 0], size: [3, -1] },
+    { shape: [6, 40], begin: [1, 3], size: [4, 30] },
+    { shape: [2, 1, 3, 1, 4, 2], begin: [1, 0, 1, 0, 1, 0], size: [1, 1, 2, 1, 3, 2] },
+    { shape: [5], begin: [1], size: [3] },
+    { shape: [4, 3], begin: [0, 0], size: [4, 3] },
+    { shape: [4, 3], begin: [2, 1], size: [0, 2] },
+    { shape: [4, 6, 2], begin: [1, 2, 0], size: [2, 3, 2], dtype: "int32" },
+    { shape: [4, 6, 2], begin: [0, 1, 1], size: [3, 4, 1], dtype: "bool" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const x = normal(c.shape, 1000 + i);
+    x.dtype = c.dtype ?? "float32";
+    if (x.dtype !== "float32") x.values = x.values.map((v) => (v > 0 ? Math.round(3 * v) : 0));
+    await assertMatchesCpu(
+      tf.Slice,
+      { x },
+      { begin: c.begin, size: c.size },
+      `slice ${c.shape} at ${c.begin} of ${c.size}`,
+    );
+  }
+});
+
+Deno.test("Slice on wasm copies exactly: signed zeros, NaN and infinities", async () => {
+  const x = {
+    shape: [2, 4],
+    dtype: "float32" as const,
+    values: [1, -0, NaN, 2, Infinity, -Infinity, -0, 3],
+  };
+  const wasm = await runOn("wasm", tf.Slice, { x }, { begin: [0, 1], size: [2, 2] });
+  assert.deepEqual(Array.from(wasm.values), [-0, NaN, -Infinity, -0]);
+  assert.ok(Object.is(wasm.values[0], -0));
 });
