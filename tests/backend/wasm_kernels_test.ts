@@ -102,6 +102,12 @@ const CONV_CASES: ConvCase[] = [
   { x: [2, 7, 7, 2], filter: [3, 3, 2, 2], strides: 2, pad: 1, dimRoundingMode: "floor" },
   { x: [1, 6, 8, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
   { x: [2, 3, 8, 8], filter: [3, 3, 3, 2], strides: 2, pad: "same", dataFormat: "NCHW" },
+  // resnet-small's strided 3x3: an explicit zero padding of 1, then "valid" (even sizes).
+  { x: [2, 10, 10, 3], filter: [3, 3, 3, 4], strides: 2, pad: "valid" },
+  { x: [2, 8, 8, 3], filter: [3, 3, 3, 4], strides: 2, pad: 1 },
+  { x: [1, 8, 8, 2], filter: [5, 5, 2, 3], strides: 2, pad: "same" },
+  { x: [1, 9, 6, 2], filter: [3, 2, 2, 2], strides: 3, pad: "valid" },
+  { x: [1, 8, 6, 2], filter: [2, 3, 2, 2], strides: [2, 3], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
 ];
 
 function describe(c: ConvCase): string {
