@@ -1,24 +1,44 @@
-// Times the wasm kernels at batch 64, 32x32x16 -> 16, 3x3 "same" (stride 1 and 2), and Tile as
-// the batch-norm gradient uses it. Run: deno task bench-kernels [ROUNDS]
-// Measurements are interleaved round-robin so load from other processes hits all alike.
+// The convolution gradients and Slice at resnet-small's own shapes, each against the form it
+// replaced, interleaved round-robin so load from other processes hits all alike; medians.
+//
+//   deno task bench-kernels [--rounds N] [--batch B] [--size S]
+//
+// B images of S px go through the network as 2B rows (two views), as in a training step; the
+// defaults (32 px, batch 64) are tools/bench.ts's.
 import * as tf from "@tensorflow/tfjs-core";
+import { parseArgs } from "node:util";
 import { initBackend } from "../src/backend/backend.ts";
-import { WASM_KERNELS } from "../src/backend/register_wasm_kernels.ts";
+import {
+  conv2dBackpropFilter,
+  conv2dBackpropFilterBySwap,
+} from "../src/backend/kernels/conv2d_backprop_filter.ts";
+import { conv2dBackpropInput } from "../src/backend/kernels/conv2d_backprop_input.ts";
 
 tf.enableProdMode();
 await tf.setBackend("wasm");
 await tf.ready();
-const stock = new Map(
-  ["Tile", "Conv2DBackpropInput"].map((name) => [name, tf.getKernel(name, "wasm")!]),
-);
+const stockSlice = tf.getKernel(tf.Slice, "wasm")!;
 await initBackend("wasm");
-const ours = new Map(WASM_KERNELS.map((k) => [k.kernelName, k]));
+const oursSlice = tf.getKernel(tf.Slice, "wasm")!;
 const backend = tf.backend();
-const ROUNDS = Number(Deno.args[0] ?? 9);
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "7" },
+    batch: { type: "string", default: "64" },
+    size: { type: "string", default: "32" },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const rows = 2 * Number(values.batch);
+const size = Number(values.size);
 
 type Case = [string, () => tf.TensorInfo];
 const release = (out: tf.TensorInfo) =>
   out instanceof tf.Tensor ? out.dispose() : backend.disposeData(out.dataId);
+
+/** Median ms of each case over ROUNDS interleaved rounds, after one untimed call each. */
 function measure(cases: Case[]): Map<string, number> {
   const times = new Map<string, number[]>(cases.map(([l]) => [l, []]));
   for (const [, fn] of cases) release(fn());
@@ -34,64 +54,106 @@ function measure(cases: Case[]): Map<string, number> {
   for (const [label, ts] of times) {
     ts.sort((a, b) => a - b);
     medians.set(label, ts[Math.floor(ts.length / 2)]);
-    console.log(
-      `${label.padEnd(44)} ${ts[Math.floor(ts.length / 2)].toFixed(1).padStart(7)} ms  (min ${
-        ts[0].toFixed(1)
-      })`,
-    );
   }
   return medians;
 }
-const kernel = (k: tf.KernelConfig, inputs: tf.NamedTensorInfoMap, attrs: object) => () =>
-  k.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
 
-for (const stride of [1, 2]) {
-  const x = tf.randomNormal([64, 32, 32, 16]) as tf.Tensor4D;
-  const filter = tf.randomNormal([3, 3, 16, 16]) as tf.Tensor4D;
-  const y = tf.conv2d(x, filter, stride, "same");
-  const dy = tf.randomNormal(y.shape);
-  const conv = { strides: stride, pad: "same", dataFormat: "NHWC" } as const;
-  console.log(`-- batch 64, 32x32x16 -> 16, 3x3 same, stride ${stride} (dy ${dy.shape})`);
+/** resnet-small's convolutions: stem, then per stage conv1 (strided after stage 1), conv2, 1x1. */
+interface Layer {
+  name: string;
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  stride: number;
+  pad: "same" | "valid";
+}
+const layers: Layer[] = [{
+  name: "stem 3x3",
+  x: [rows, size, size, 3],
+  filter: [3, 3, 3, 16],
+  stride: 1,
+  pad: "same",
+}];
+const widths = [16, 32, 64, 128];
+let side = size;
+widths.forEach((width, stage) => {
+  const inC = stage === 0 ? 16 : widths[stage - 1];
+  if (stage === 0) {
+    layers.push({
+      name: "s1 3x3",
+      x: [rows, side, side, 16],
+      filter: [3, 3, 16, 16],
+      stride: 1,
+      pad: "same",
+    });
+    return;
+  }
+  layers.push({
+    name: `s${stage + 1} 3x3/2`,
+    x: [rows, side + 2, side + 2, inC],
+    filter: [3, 3, inC, width],
+    stride: 2,
+    pad: "valid",
+  });
+  layers.push({
+    name: `s${stage + 1} 1x1/2`,
+    x: [rows, side, side, inC],
+    filter: [1, 1, inC, width],
+    stride: 2,
+    pad: "valid",
+  });
+  side /= 2;
+  layers.push({
+    name: `s${stage + 1} 3x3`,
+    x: [rows, side, side, width],
+    filter: [3, 3, width, width],
+    stride: 1,
+    pad: "same",
+  });
+});
+
+const totals = new Map<string, number>();
+const add = (label: string, ms: number) => totals.set(label, (totals.get(label) ?? 0) + ms);
+console.log(
+  `batch ${rows} rows (${rows / 2} pairs), ${size} px, ${ROUNDS} rounds, median ms\n` +
+    `${"layer".padEnd(12)} ${"forward".padStart(8)} ${"dW swap".padStart(8)} ${
+      "dW ours".padStart(8)
+    } ${"dx dilat".padStart(8)} ${"dx phase".padStart(8)}`,
+);
+for (const layer of layers) {
+  const x = tf.randomNormal(layer.x) as tf.Tensor4D;
+  const filter = tf.randomNormal(layer.filter) as tf.Tensor4D;
+  const y = tf.conv2d(x, filter, layer.stride, layer.pad);
+  const dy = tf.randomNormal(y.shape) as tf.Tensor4D;
+  const attrs = { strides: layer.stride, pad: layer.pad, dataFormat: "NHWC" } as const;
+  const filterAttrs = { ...attrs, filterShape: layer.filter } as tf.Conv2DBackpropFilterAttrs;
+  const inputAttrs = { ...attrs, inputShape: layer.x } as tf.Conv2DBackpropInputAttrs;
   const m = measure([
-    ["forward conv2d", () => tf.conv2d(x, filter, stride, "same")],
-    [
-      "Conv2DBackpropFilter ours (stock: none)",
-      kernel(ours.get("Conv2DBackpropFilter")!, { x, dy }, { ...conv, filterShape: filter.shape }),
-    ],
-    [
-      "Conv2DBackpropInput stock",
-      kernel(stock.get("Conv2DBackpropInput")!, { dy, filter }, { ...conv, inputShape: x.shape }),
-    ],
-    [
-      "Conv2DBackpropInput ours",
-      kernel(ours.get("Conv2DBackpropInput")!, { dy, filter }, { ...conv, inputShape: x.shape }),
-    ],
+    ["forward", () => tf.conv2d(x, filter, layer.stride, layer.pad)],
+    ["dW swap", () => conv2dBackpropFilterBySwap(x, dy, filterAttrs)],
+    ["dW ours", () => conv2dBackpropFilter(x, dy, filterAttrs)],
+    ["dx dilated", () => conv2dBackpropInput(dy, filter, inputAttrs, false)],
+    ["dx phases", () => conv2dBackpropInput(dy, filter, inputAttrs)],
   ]);
-  const f = m.get("forward conv2d")!;
+  for (const [label, ms] of m) add(label, ms);
   console.log(
-    `   / forward: filter ${
-      (m.get("Conv2DBackpropFilter ours (stock: none)")! / f).toFixed(2)
-    }x, ` +
-      `input stock ${(m.get("Conv2DBackpropInput stock")! / f).toFixed(2)}x, input ours ${
-        (m.get("Conv2DBackpropInput ours")! / f).toFixed(2)
-      }x`,
+    `${layer.name.padEnd(12)} ${[...m.values()].map((v) => v.toFixed(1).padStart(8)).join(" ")}`,
   );
   tf.dispose([x, filter, y, dy]);
 }
-console.log("-- Tile as in the batch-norm gradient: [1,1,1,16] by [64,32,32,1]");
-const scale = tf.randomNormal([1, 1, 1, 16]);
-const ones = tf.ones([64, 32, 32, 1]);
-const reps = { reps: [64, 32, 32, 1] };
-const t = measure([
-  ["Tile stock", kernel(stock.get("Tile")!, { x: scale }, reps)],
-  ["Tile ours", kernel(ours.get("Tile")!, { x: scale }, reps)],
-  ["broadcast multiply (reference)", () => tf.mul(scale, ones)],
-]);
-const b = t.get("broadcast multiply (reference)")!;
 console.log(
-  `   / broadcast: stock ${(t.get("Tile stock")! / b).toFixed(1)}x, ours ${
-    (t.get("Tile ours")! / b).toFixed(1)
-  }x`,
+  `${"sum".padEnd(12)} ${[...totals.values()].map((v) => v.toFixed(1).padStart(8)).join(" ")}`,
 );
-tf.dispose([scale, ones]);
+
+// The zero padding's gradient: a crop of the padded activation back to its size.
+const padded = tf.randomNormal([rows, size + 2, size + 2, 16]);
+const crop = { begin: [0, 1, 1, 0], size: [-1, size, size, -1] };
+const slice = (k: tf.KernelConfig) => () =>
+  k.kernelFunc({ inputs: { x: padded }, backend, attrs: crop }) as tf.TensorInfo;
+const s = measure([["stock", slice(stockSlice)], ["ours", slice(oursSlice)]]);
+console.log(
+  `Slice [${padded.shape}] -> ${size}x${size}: stock ${s.get("stock")!.toFixed(1)} ms, ours ${
+    s.get("ours")!.toFixed(1)
+  } ms`,
+);
+padded.dispose();
 console.log("tensors left", tf.memory().numTensors);

@@ -108,6 +108,11 @@ const CONV_CASES: ConvCase[] = [
   { x: [1, 8, 8, 2], filter: [5, 5, 2, 3], strides: 2, pad: "same" },
   { x: [1, 9, 6, 2], filter: [3, 2, 2, 2], strides: 3, pad: "valid" },
   { x: [1, 8, 6, 2], filter: [2, 3, 2, 2], strides: [2, 3], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  // 1x1 filter gradients as one matrix product: more channels in than out, stride 1, mixed
+  // strides, and sizes the stride does not divide (the swapped convolution then).
+  { x: [2, 6, 6, 6], filter: [1, 1, 6, 3], strides: 1, pad: "valid" },
+  { x: [2, 6, 4, 5], filter: [1, 1, 5, 2], strides: [3, 2], pad: "same" },
+  { x: [2, 7, 7, 4], filter: [1, 1, 4, 5], strides: 2, pad: "valid" },
 ];
 
 function describe(c: ConvCase): string {

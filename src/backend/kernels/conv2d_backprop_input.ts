@@ -1,6 +1,7 @@
 /**
- * `Conv2DBackpropInput` as one forward convolution, replacing the wasm backend's direct loop
- * (about 12x slower than the forward convolution it differentiates).
+ * `Conv2DBackpropInput` as forward convolutions, replacing the wasm backend's direct loop
+ * (about 12x slower than the forward convolution it differentiates): one convolution at stride
+ * 1, one per input phase when strided.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type ConvWindow, convWindow, cropToWindow, windowPadding } from "./conv_window.ts";
@@ -15,12 +16,15 @@ import { tensorKernel } from "./tensor_kernel.ts";
  *
  * @param dy gradient of the convolution's output, [B, OH, OW, Co] (or [B, Co, OH, OW] for NCHW)
  * @param filter the convolution's filter, [FH, FW, Ci, Co]
+ * @param phases split a strided gradient into phases ({@link byPhases}) where it can; false
+ *   only to measure the dilated form against it (tools/bench_kernels.ts)
  * @returns the input gradient, `attrs.inputShape` = [B, H, W, Ci] (or [B, Ci, H, W] for NCHW)
  */
 export function conv2dBackpropInput(
   dy: tf.Tensor4D,
   filter: tf.Tensor4D,
   attrs: tf.Conv2DBackpropInputAttrs,
+  phases = true,
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const channelsFirst = attrs.dataFormat === "NCHW";
@@ -40,7 +44,7 @@ export function conv2dBackpropInput(
       "channelsLast",
     );
     const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
-    const phased = byPhases(gradient, filter, inputShape, info);
+    const phased = phases ? byPhases(gradient, filter, inputShape, info) : null;
     if (phased !== null) return channelsFirst ? tf.transpose(phased, [0, 3, 1, 2]) : phased;
     const dilated = dilate(gradient, strideHeight, strideWidth);
     const rows = convWindow(
