@@ -1,10 +1,12 @@
 // The convolution gradients and Slice at resnet-small's own shapes, each against the form it
 // replaced, interleaved round-robin so load from other processes hits all alike; medians.
 //
-//   deno task bench-kernels [--rounds N] [--batch B] [--size S]
+//   deno task bench-kernels [--rounds N] [--batch B] [--size S] [--step]
 //
 // B images of S px go through the network as 2B rows (two views), as in a training step; the
-// defaults (32 px, batch 64) are tools/bench.ts's.
+// defaults (32 px, batch 64) are tools/bench.ts's. `--step` also times whole SimCLR training
+// steps (tools/_train_step.ts) with the kernels this replaced (stock Slice, dilated input
+// gradient, swapped filter gradient everywhere) and with today's, alternating step by step.
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../src/backend/backend.ts";
@@ -13,6 +15,8 @@ import {
   conv2dBackpropFilterBySwap,
 } from "../src/backend/kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInput } from "../src/backend/kernels/conv2d_backprop_input.ts";
+import { tensorKernel } from "../src/backend/kernels/tensor_kernel.ts";
+import { singleThreadStep } from "./_train_step.ts";
 
 tf.enableProdMode();
 await tf.setBackend("wasm");
@@ -28,6 +32,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "7" },
     batch: { type: "string", default: "64" },
     size: { type: "string", default: "32" },
+    step: { type: "boolean", default: false },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -156,4 +161,62 @@ console.log(
   } ms`,
 );
 padded.dispose();
+
+if (values.step) {
+  const before: tf.KernelConfig[] = [
+    stockSlice,
+    {
+      kernelName: tf.Conv2DBackpropInput,
+      backendName: "wasm",
+      kernelFunc: tensorKernel(({ dy, filter }, attrs) =>
+        conv2dBackpropInput(
+          dy as tf.Tensor4D,
+          filter as tf.Tensor4D,
+          attrs as unknown as tf.Conv2DBackpropInputAttrs,
+          false,
+        )
+      ),
+    },
+    {
+      kernelName: tf.Conv2DBackpropFilter,
+      backendName: "wasm",
+      kernelFunc: tensorKernel(({ x, dy }, attrs) =>
+        conv2dBackpropFilterBySwap(
+          x as tf.Tensor4D,
+          dy as tf.Tensor4D,
+          attrs as unknown as tf.Conv2DBackpropFilterAttrs,
+        )
+      ),
+    },
+  ];
+  const after = before.map((k) => tf.getKernel(k.kernelName, "wasm")!);
+  const use = (configs: tf.KernelConfig[]) => {
+    for (const config of configs) {
+      tf.unregisterKernel(config.kernelName, "wasm");
+      tf.registerKernel(config);
+    }
+  };
+  const step = await singleThreadStep({
+    config: { widths: [16, 32, 64, 128], blocks: [1, 1, 1, 1], inputSize: size },
+    batch: rows / 2,
+  });
+  const times = { before: [] as number[], after: [] as number[] };
+  for (let r = -1; r < ROUNDS; r++) {
+    for (const [label, configs] of [["before", before], ["after", after]] as const) {
+      use(configs);
+      const t0 = performance.now();
+      await step.trainStep();
+      if (r >= 0) times[label].push(performance.now() - t0);
+    }
+  }
+  use(after);
+  await step.dispose();
+  const median = (ts: number[]) => ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)];
+  console.log(
+    `SimCLR training step, resnet-small, ${rows / 2} pairs, ${size} px, ${ROUNDS} alternating ` +
+      `steps each: kernels before ${median(times.before).toFixed(0)} ms (min ${
+        Math.min(...times.before).toFixed(0)
+      }), after ${median(times.after).toFixed(0)} ms (min ${Math.min(...times.after).toFixed(0)})`,
+  );
+}
 console.log("tensors left", tf.memory().numTensors);
