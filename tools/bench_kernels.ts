@@ -122,7 +122,7 @@ console.log(
   `batch ${rows} rows (${rows / 2} pairs), ${size} px, ${ROUNDS} rounds, median ms\n` +
     `${"layer".padEnd(12)} ${"forward".padStart(8)} ${"dW swap".padStart(8)} ${
       "dW ours".padStart(8)
-    } ${"dx dilat".padStart(8)} ${"dx phase".padStart(8)}`,
+    } ${"dx dilat".padStart(8)} ${"dx ours".padStart(8)}`,
 );
 for (const layer of layers) {
   const x = tf.randomNormal(layer.x) as tf.Tensor4D;
@@ -137,7 +137,7 @@ for (const layer of layers) {
     ["dW swap", () => conv2dBackpropFilterBySwap(x, dy, filterAttrs)],
     ["dW ours", () => conv2dBackpropFilter(x, dy, filterAttrs)],
     ["dx dilated", () => conv2dBackpropInput(dy, filter, inputAttrs, false)],
-    ["dx phases", () => conv2dBackpropInput(dy, filter, inputAttrs)],
+    ["dx ours", () => conv2dBackpropInput(dy, filter, inputAttrs)],
   ]);
   for (const [label, ms] of m) add(label, ms);
   console.log(

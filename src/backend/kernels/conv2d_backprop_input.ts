@@ -74,7 +74,10 @@ export function conv2dBackpropInput(
  * h = s*i + a (for each a < s) see only the filter rows kh = (a + padTop) mod s, + s, + 2s...,
  * so each phase is dy convolved with that sub-filter, and the phases are interleaved. The
  * dilated form below spends s*s times the work multiplying inserted zeros (4x for the backbone's
- * stride 2). Null when a spatial size is not a multiple of its stride (the dilated form then).
+ * stride 2). Null (the dilated form then) when a spatial size is not a multiple of its stride, or
+ * when some phase sees no tap (a 1x1 at stride 2: three of its four phases are zeros, and
+ * stacking them costs more than the 1x1 convolution of the dilated form; measured in
+ * tools/bench_kernels.ts).
  *
  * @param dy [B, OH, OW, Co]
  * @param filter [FH, FW, Ci, Co]
@@ -98,15 +101,9 @@ function byPhases(
     { length: strideWidth },
     (_, c) => phaseAxis(c, strideWidth, info.filterWidth, info.padInfo.left, dy.shape[2], width),
   );
-  const phaseShape: [number, number, number, number] = [
-    batch,
-    height / strideHeight,
-    width / strideWidth,
-    inChannels,
-  ];
+  if (!rows.every(isPhase) || !cols.every(isPhase)) return null;
   const phaseRows = rows.map((row) => {
     const phases = cols.map((col) => {
-      if (row === null || col === null) return tf.zeros(phaseShape) as tf.Tensor4D;
       const subFilter = tf.gather(tf.gather(filter, row.taps, 0), col.taps, 1);
       return tf.conv2d(
         cropToWindow(dy, row.window, col.window),
@@ -115,12 +112,19 @@ function byPhases(
         windowPadding(row.window, col.window),
       );
     });
-    const [b, h, , c] = phaseShape;
-    return phases.length === 1 ? phases[0] : tf.reshape(tf.stack(phases, 3), [b, h, width, c]);
+    // [B, H/s, W/s, s, Ci] is [B, H/s, W, Ci] with the column phases interleaved.
+    const rowShape = [batch, height / strideHeight, width, inChannels];
+    return phases.length === 1 ? phases[0] : tf.reshape(tf.stack(phases, 3), rowShape);
   });
   return (phaseRows.length === 1
     ? phaseRows[0]
     : tf.reshape(tf.stack(phaseRows, 2), [batch, height, width, inChannels])) as tf.Tensor4D;
+}
+
+type PhaseAxis = { taps: number[]; window: ConvWindow };
+
+function isPhase(phase: PhaseAxis | null): phase is PhaseAxis {
+  return phase !== null;
 }
 
 /**
@@ -134,7 +138,7 @@ function phaseAxis(
   padBefore: number,
   outLength: number,
   inLength: number,
-): { taps: number[]; window: ConvWindow } | null {
+): PhaseAxis | null {
   const first = (phase + padBefore) % stride;
   if (first >= filterSize) return null;
   const count = Math.ceil((filterSize - first) / stride);
