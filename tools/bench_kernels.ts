@@ -6,7 +6,7 @@
 // B images of S px go through the network as 2B rows (two views), as in a training step; the
 // defaults (32 px, batch 64) are tools/bench.ts's. `--step` also times whole SimCLR training
 // steps (tools/_train_step.ts) with the kernels this replaced (stock Slice, dilated input
-// gradient, swapped filter gradient everywhere) and with today's, alternating step by step.
+// gradient, swapped filter gradient everywhere, stock Concat and Pack) and with today's, alternating step by step.
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../src/backend/backend.ts";
@@ -22,6 +22,8 @@ tf.enableProdMode();
 await tf.setBackend("wasm");
 await tf.ready();
 const stockSlice = tf.getKernel(tf.Slice, "wasm")!;
+const stockConcat = tf.getKernel(tf.Concat, "wasm")!;
+const stockPack = tf.getKernel(tf.Pack, "wasm")!;
 await initBackend("wasm");
 const oursSlice = tf.getKernel(tf.Slice, "wasm")!;
 const backend = tf.backend();
@@ -165,6 +167,8 @@ padded.dispose();
 if (values.step) {
   const before: tf.KernelConfig[] = [
     stockSlice,
+    stockConcat,
+    stockPack,
     {
       kernelName: tf.Conv2DBackpropInput,
       backendName: "wasm",

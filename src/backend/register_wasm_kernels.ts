@@ -4,6 +4,7 @@
  * runs well, and checked against the `cpu` backend in tests/backend/.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { concatConfig, packConfig } from "./kernels/concat.ts";
 import { conv2dBackpropFilterConfig } from "./kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./kernels/conv2d_backprop_input.ts";
 import { einsumConfig } from "./kernels/einsum.ts";
@@ -22,6 +23,8 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   sumConfig,
   meanConfig,
   sliceConfig,
+  concatConfig,
+  packConfig,
 ];
 
 /**

@@ -147,10 +147,12 @@ Deno.test("registerWasmKernels() installs every kernel for wasm and is idempoten
   assert.deepEqual(
     WASM_KERNELS.map((k) => k.kernelName).sort(),
     [
+      "Concat",
       "Conv2DBackpropFilter",
       "Conv2DBackpropInput",
       "Einsum",
       "Mean",
+      "Pack",
       "Slice",
       "Sum",
       "Tile",
@@ -404,4 +406,32 @@ Deno.test("Slice on wasm copies exactly: signed zeros, NaN and infinities", asyn
   const wasm = await runOn("wasm", tf.Slice, { x }, { begin: [0, 1], size: [2, 2] });
   assert.deepEqual(Array.from(wasm.values), [-0, NaN, -Infinity, -0]);
   assert.ok(Object.is(wasm.values[0], -0));
+});
+
+Deno.test("Concat and Pack on wasm match cpu: any axis, rank and dtype, empty inputs", async () => {
+  const cases: { shapes: number[][]; axis: number; dtype?: tf.DataType }[] = [
+    // The strided input gradient's phases, side by side on the channel axis.
+    { shapes: [[4, 3, 3, 16], [4, 3, 3, 16]], axis: 3 },
+    { shapes: [[4, 3, 6, 16], [4, 3, 6, 16]], axis: 2 },
+    { shapes: [[2, 5], [3, 5], [1, 5]], axis: 0 },
+    { shapes: [[2, 3], [2, 40], [2, 1]], axis: 1 },
+    { shapes: [[2, 3, 4], [2, 0, 4], [2, 2, 4]], axis: 1 },
+    { shapes: [[3, 2], [3, 2]], axis: -1, dtype: "int32" },
+    { shapes: [[3, 2], [3, 2]], axis: 0, dtype: "bool" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const inputs = c.shapes.map((shape, j) => {
+      const x = normal(shape, 1100 + 10 * i + j);
+      x.dtype = c.dtype ?? "float32";
+      if (x.dtype !== "float32") x.values = x.values.map((v) => (v > 0 ? Math.round(3 * v) : 0));
+      return x;
+    });
+    const label = `${c.shapes.map((s) => `[${s}]`).join(" ")} on axis ${c.axis}`;
+    await assertMatchesCpu(tf.Concat, inputs, { axis: c.axis }, `concat ${label}`);
+    if (c.shapes.every((s) => s.join() === c.shapes[0].join())) {
+      for (const axis of [0, c.shapes[0].length, -1]) {
+        await assertMatchesCpu(tf.Pack, inputs, { axis }, `stack ${label}, new axis ${axis}`);
+      }
+    }
+  }
 });

@@ -8,9 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 // The stock kernel is captured below, so the wasm backend must have registered it first.
 import "@tensorflow/tfjs-backend-wasm";
-
-/** Runs shorter than this are copied element by element: cheaper than a copyWithin call. */
-const SHORT_RUN = 16;
+import { copyRun, heapOf, type WasmBackendInternals } from "./heap.ts";
 
 /** The slice as the fewest axes: each axis the slice keeps whole is merged into the one before. */
 export function mergeSliceAxes(
@@ -35,20 +33,6 @@ export function mergeSliceAxes(
   }
   if (out.shape.length === 0) return { shape: [1], begin: [0], size: [1] };
   return out;
-}
-
-type Heap = Float32Array | Int32Array | Uint8Array;
-
-interface WasmBackendInternals {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-}
-
-function heapOf(buffer: ArrayBufferLike, dtype: tf.DataType): Heap {
-  if (dtype === "float32") return new Float32Array(buffer);
-  if (dtype === "int32") return new Int32Array(buffer);
-  return new Uint8Array(buffer);
 }
 
 /**
@@ -82,11 +66,7 @@ function sliceOnHeap(
     for (let axis = 0; axis < rank - 1; axis++) {
       from += (merged.begin[axis] + index[axis]) * strides[axis];
     }
-    if (run < SHORT_RUN) {
-      for (let i = 0; i < run; i++) heap[outAt + i] = heap[from + i];
-    } else {
-      heap.copyWithin(outAt, from, from + run);
-    }
+    copyRun(heap, from, outAt, run);
     outAt += run;
     for (let axis = rank - 2; axis >= 0; axis--) {
       if (++index[axis] < merged.size[axis]) break;
