@@ -4,10 +4,12 @@
  * runs well, and checked against the `cpu` backend in tests/backend/.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { concatConfig, packConfig } from "./kernels/concat.ts";
 import { conv2dBackpropFilterConfig } from "./kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./kernels/conv2d_backprop_input.ts";
 import { einsumConfig } from "./kernels/einsum.ts";
 import { meanConfig, sumConfig } from "./kernels/leading_axes_reduce.ts";
+import { sliceConfig } from "./kernels/slice.ts";
 import { tileConfig } from "./kernels/tile.ts";
 import { unsortedSegmentSumConfig } from "./kernels/unsorted_segment_sum.ts";
 
@@ -20,6 +22,9 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   einsumConfig,
   sumConfig,
   meanConfig,
+  sliceConfig,
+  concatConfig,
+  packConfig,
 ];
 
 /**

@@ -102,6 +102,17 @@ const CONV_CASES: ConvCase[] = [
   { x: [2, 7, 7, 2], filter: [3, 3, 2, 2], strides: 2, pad: 1, dimRoundingMode: "floor" },
   { x: [1, 6, 8, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
   { x: [2, 3, 8, 8], filter: [3, 3, 3, 2], strides: 2, pad: "same", dataFormat: "NCHW" },
+  // resnet-small's strided 3x3: an explicit zero padding of 1, then "valid" (even sizes).
+  { x: [2, 10, 10, 3], filter: [3, 3, 3, 4], strides: 2, pad: "valid" },
+  { x: [2, 8, 8, 3], filter: [3, 3, 3, 4], strides: 2, pad: 1 },
+  { x: [1, 8, 8, 2], filter: [5, 5, 2, 3], strides: 2, pad: "same" },
+  { x: [1, 9, 6, 2], filter: [3, 2, 2, 2], strides: 3, pad: "valid" },
+  { x: [1, 8, 6, 2], filter: [2, 3, 2, 2], strides: [2, 3], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  // 1x1 filter gradients as one matrix product: more channels in than out, stride 1, mixed
+  // strides, and sizes the stride does not divide (the swapped convolution then).
+  { x: [2, 6, 6, 6], filter: [1, 1, 6, 3], strides: 1, pad: "valid" },
+  { x: [2, 6, 4, 5], filter: [1, 1, 5, 2], strides: [3, 2], pad: "same" },
+  { x: [2, 7, 7, 4], filter: [1, 1, 4, 5], strides: 2, pad: "valid" },
 ];
 
 function describe(c: ConvCase): string {
@@ -136,10 +147,13 @@ Deno.test("registerWasmKernels() installs every kernel for wasm and is idempoten
   assert.deepEqual(
     WASM_KERNELS.map((k) => k.kernelName).sort(),
     [
+      "Concat",
       "Conv2DBackpropFilter",
       "Conv2DBackpropInput",
       "Einsum",
       "Mean",
+      "Pack",
+      "Slice",
       "Sum",
       "Tile",
       "UnsortedSegmentSum",
@@ -352,4 +366,72 @@ Deno.test("Sum on wasm over a batch-norm sized activation stays within 1e-4 of c
   x.values = x.values.map((v) => v + 3);
   await assertMatchesCpu(tf.Sum, { x }, { axis: [0, 1, 2], keepDims: false }, "large sum");
   await assertMatchesCpu(tf.Mean, { x }, { axis: [0, 1, 2], keepDims: true }, "large mean");
+});
+
+Deno.test("Slice on wasm matches cpu: crops, whole axes merged, any rank and dtype", async () => {
+  const cases: { shape: number[]; begin: number[]; size: number[]; dtype?: tf.DataType }[] = [
+    // The zero padding's gradient in resnet-small: a spatial crop of NHWC.
+    { shape: [4, 10, 10, 16], begin: [0, 1, 1, 0], size: [-1, 8, 8, -1] },
+    // A crop that skips a trailing row (stride 2 on an odd window).
+    { shape: [3, 9, 9, 5], begin: [0, 0, 0, 0], size: [-1, 8, 8, -1] },
+    { shape: [3, 9, 9, 5], begin: [1, 2, 0, 1], size: [2, 3, 9, 3] },
+    { shape: [6, 7], begin: [2, 0], size: [3, -1] },
+    { shape: [6, 40], begin: [1, 3], size: [4, 30] },
+    { shape: [2, 1, 3, 1, 4, 2], begin: [1, 0, 1, 0, 1, 0], size: [1, 1, 2, 1, 3, 2] },
+    { shape: [5], begin: [1], size: [3] },
+    { shape: [4, 3], begin: [0, 0], size: [4, 3] },
+    { shape: [4, 3], begin: [2, 1], size: [0, 2] },
+    { shape: [4, 6, 2], begin: [1, 2, 0], size: [2, 3, 2], dtype: "int32" },
+    { shape: [4, 6, 2], begin: [0, 1, 1], size: [3, 4, 1], dtype: "bool" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const x = normal(c.shape, 1000 + i);
+    x.dtype = c.dtype ?? "float32";
+    if (x.dtype !== "float32") x.values = x.values.map((v) => (v > 0 ? Math.round(3 * v) : 0));
+    await assertMatchesCpu(
+      tf.Slice,
+      { x },
+      { begin: c.begin, size: c.size },
+      `slice ${c.shape} at ${c.begin} of ${c.size}`,
+    );
+  }
+});
+
+Deno.test("Slice on wasm copies exactly: signed zeros, NaN and infinities", async () => {
+  const x = {
+    shape: [2, 4],
+    dtype: "float32" as const,
+    values: [1, -0, NaN, 2, Infinity, -Infinity, -0, 3],
+  };
+  const wasm = await runOn("wasm", tf.Slice, { x }, { begin: [0, 1], size: [2, 2] });
+  assert.deepEqual(Array.from(wasm.values), [-0, NaN, -Infinity, -0]);
+  assert.ok(Object.is(wasm.values[0], -0));
+});
+
+Deno.test("Concat and Pack on wasm match cpu: any axis, rank and dtype, empty inputs", async () => {
+  const cases: { shapes: number[][]; axis: number; dtype?: tf.DataType }[] = [
+    // The strided input gradient's phases, side by side on the channel axis.
+    { shapes: [[4, 3, 3, 16], [4, 3, 3, 16]], axis: 3 },
+    { shapes: [[4, 3, 6, 16], [4, 3, 6, 16]], axis: 2 },
+    { shapes: [[2, 5], [3, 5], [1, 5]], axis: 0 },
+    { shapes: [[2, 3], [2, 40], [2, 1]], axis: 1 },
+    { shapes: [[2, 3, 4], [2, 0, 4], [2, 2, 4]], axis: 1 },
+    { shapes: [[3, 2], [3, 2]], axis: -1, dtype: "int32" },
+    { shapes: [[3, 2], [3, 2]], axis: 0, dtype: "bool" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const inputs = c.shapes.map((shape, j) => {
+      const x = normal(shape, 1100 + 10 * i + j);
+      x.dtype = c.dtype ?? "float32";
+      if (x.dtype !== "float32") x.values = x.values.map((v) => (v > 0 ? Math.round(3 * v) : 0));
+      return x;
+    });
+    const label = `${c.shapes.map((s) => `[${s}]`).join(" ")} on axis ${c.axis}`;
+    await assertMatchesCpu(tf.Concat, inputs, { axis: c.axis }, `concat ${label}`);
+    if (c.shapes.every((s) => s.join() === c.shapes[0].join())) {
+      for (const axis of [0, c.shapes[0].length, -1]) {
+        await assertMatchesCpu(tf.Pack, inputs, { axis }, `stack ${label}, new axis ${axis}`);
+      }
+    }
+  }
 });

@@ -1,0 +1,184 @@
+/**
+ * Where a training step's time goes, kernel by kernel: `tf.profile` of one SimCLR step, split
+ * into its forward pass (the loss, taped), its backward pass (the gradients) and the optimiser's
+ * update. Wasm kernels are synchronous, so each kernel's time is its own wall time.
+ *
+ * Kernels this project writes with other tf ops (src/backend/kernels/) run kernels inside
+ * themselves; tfjs records those too, before their parent. Only top-level kernels count towards
+ * the phases (their time includes what they run inside); the inner ones are reported apart,
+ * under their parent, to show what a composite kernel spends its time on.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { simclrStepLoss, type SimclrStepState } from "./_train_step.ts";
+
+export type Phase = "forward" | "backward" | "optimizer";
+
+/** One kernel at one set of input shapes, summed over its calls. */
+export interface KernelRow {
+  name: string;
+  inputShapes: (number[] | null)[];
+  calls: number;
+  ms: number;
+  /** Fraction of the phase's kernel time (or, for inner kernels, of the parent's). */
+  share: number;
+}
+
+export interface PhaseProfile {
+  /** Sum of the phase's top-level kernel times. */
+  kernelMs: number;
+  calls: number;
+  /** All kernels, largest total first. */
+  kernels: KernelRow[];
+  /** The same, grouped by name over all shapes. */
+  byName: KernelRow[];
+}
+
+export interface StepProfile {
+  /** Wall time of the profiled step (profiling adds a little to it). */
+  wallMs: number;
+  /** Sum over the phases of their kernel time; the rest of wallMs is JavaScript around kernels. */
+  kernelMs: number;
+  phases: Record<Phase, PhaseProfile>;
+  /** Kernels run inside composite kernels, keyed by parent name. */
+  inner: Record<string, KernelRow[]>;
+}
+
+/**
+ * Kernels that only hand a tensor on (the stock kernels' own bookkeeping inside Add, Relu...):
+ * a parent that runs nothing else is no composite kernel, and is left out of `inner`.
+ */
+const PLUMBING = new Set(["Identity", "Reshape"]);
+
+interface Recorded {
+  name: string;
+  inputShapes: (number[] | null)[];
+  kernelTimeMs: number;
+  /** Kernel nesting depth when it finished: 0 for a kernel an op called. */
+  depth: number;
+}
+
+/**
+ * Profile one training step of `state`: `optimizer.minimize` split into `variableGrads` and
+ * `applyGradients` (what minimize runs), with marks between the phases. Warm up first: the first
+ * step allocates the optimiser's slots and compiles nothing worth measuring.
+ */
+export async function profileStep(state: SimclrStepState): Promise<StepProfile> {
+  const engine = tf.engine();
+  // The engine pushes each kernel's record as it finishes, after its depth counter is back to the
+  // caller's: tag each with that depth, to tell a kernel an op ran from one a kernel ran.
+  let kernels: Recorded[] = [];
+  const marks: Record<string, number> = {};
+  const started = performance.now();
+  const info = await tf.profile(() => {
+    kernels = engine.state.activeProfile.kernels = depthTagged(engine) as never;
+    const { value, grads } = tf.variableGrads(() => {
+      const loss = simclrStepLoss(state);
+      marks.forward = kernels.length;
+      return loss;
+    });
+    marks.backward = kernels.length;
+    state.optimizer.applyGradients(grads);
+    tf.dispose(grads);
+    const loss = value.dataSync()[0];
+    value.dispose();
+    if (!Number.isFinite(loss)) throw new Error(`Cannot profile: the loss became ${loss}`);
+  });
+  const wallMs = performance.now() - started;
+  const recorded = info.kernels as unknown as Recorded[];
+  const phaseOf = (index: number): Phase =>
+    index < marks.forward ? "forward" : index < marks.backward ? "backward" : "optimizer";
+
+  const top: Record<Phase, Recorded[]> = { forward: [], backward: [], optimizer: [] };
+  const inner: Record<string, Recorded[]> = {};
+  let pending: Recorded[] = [];
+  for (const [index, kernel] of recorded.entries()) {
+    if (kernel.depth > 0) {
+      pending.push(kernel);
+      continue;
+    }
+    top[phaseOf(index)].push(kernel);
+    if (pending.length > 0) (inner[kernel.name] ??= []).push(...pending);
+    pending = [];
+  }
+  const phases = Object.fromEntries(
+    (Object.keys(top) as Phase[]).map((phase) => [phase, summarise(top[phase])]),
+  ) as Record<Phase, PhaseProfile>;
+  return {
+    wallMs,
+    kernelMs: Object.values(phases).reduce((sum, p) => sum + p.kernelMs, 0),
+    phases,
+    inner: Object.fromEntries(
+      Object.entries(inner)
+        .filter(([, rows]) => rows.some((k) => !PLUMBING.has(k.name)))
+        .map(([parent, rows]) => [parent, summarise(rows).kernels]),
+    ),
+  };
+}
+
+function depthTagged(engine: ReturnType<typeof tf.engine>): Recorded[] {
+  const list: Recorded[] = [];
+  const push = list.push.bind(list);
+  list.push = (...items: Recorded[]) => {
+    for (const item of items) item.depth = engine.state.kernelDepth;
+    return push(...items);
+  };
+  return list;
+}
+
+function summarise(kernels: Recorded[]): PhaseProfile {
+  const total = kernels.reduce((sum, k) => sum + k.kernelTimeMs, 0);
+  const group = (key: (k: Recorded) => string, shapes: boolean) => {
+    const rows = new Map<string, KernelRow>();
+    for (const k of kernels) {
+      const id = key(k);
+      const row = rows.get(id) ??
+        { name: k.name, inputShapes: shapes ? k.inputShapes : [], calls: 0, ms: 0, share: 0 };
+      row.calls++;
+      row.ms += k.kernelTimeMs;
+      rows.set(id, row);
+    }
+    return [...rows.values()]
+      .map((row) => ({ ...row, ms: round(row.ms), share: round(total > 0 ? row.ms / total : 0) }))
+      .sort((a, b) => b.ms - a.ms);
+  };
+  return {
+    kernelMs: round(total),
+    calls: kernels.length,
+    kernels: group((k) => `${k.name} ${JSON.stringify(k.inputShapes)}`, true),
+    byName: group((k) => k.name, false),
+  };
+}
+
+/** The profile as a table for people: the `top` largest rows of each phase, then by name. */
+export function formatProfile(profile: StepProfile, top: number): string {
+  const lines: string[] = [];
+  const ms = (v: number) => v.toFixed(1).padStart(8);
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`.padStart(6);
+  const rowLine = (row: KernelRow, shapes: boolean) =>
+    `  ${row.name.padEnd(22)} ${String(row.calls).padStart(5)} ${ms(row.ms)} ${pct(row.share)}` +
+    (shapes ? `  ${row.inputShapes.map((s) => (s ? `[${s}]` : "-")).join(" ")}` : "");
+  lines.push(
+    `step: ${profile.wallMs.toFixed(0)} ms wall, ${profile.kernelMs.toFixed(0)} ms in kernels`,
+  );
+  for (const [phase, p] of Object.entries(profile.phases)) {
+    lines.push(
+      `${phase}: ${p.kernelMs.toFixed(1)} ms in ${p.calls} kernels ` +
+        `(${(100 * p.kernelMs / profile.kernelMs).toFixed(1)}% of the step's kernel time)`,
+    );
+    lines.push(
+      `  ${"kernel".padEnd(22)} ${"calls".padStart(5)} ${"ms".padStart(8)}  share  inputs`,
+    );
+    for (const row of p.kernels.slice(0, top)) lines.push(rowLine(row, true));
+    lines.push(`  by name:`);
+    for (const row of p.byName.slice(0, top)) lines.push(rowLine(row, false));
+  }
+  for (const [parent, rows] of Object.entries(profile.inner)) {
+    lines.push(`inside ${parent} (share of the inner kernels' time):`);
+    for (const row of rows.slice(0, top)) lines.push(rowLine(row, true));
+  }
+  return lines.join("\n");
+}
+
+function round(value: number): number {
+  return Number(value.toPrecision(4));
+}
