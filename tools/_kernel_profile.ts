@@ -62,7 +62,25 @@ interface Recorded {
  * `applyGradients` (what minimize runs), with marks between the phases. Warm up first: the first
  * step allocates the optimiser's slots and compiles nothing worth measuring.
  */
-export async function profileStep(state: SimclrStepState): Promise<StepProfile> {
+/** A training step split the way the profile reports it. */
+export interface ProfiledStep {
+  /** The loss, computed under the gradient tape (the forward pass). */
+  loss(): tf.Scalar;
+  /** The variables to differentiate (default: every trainable one). */
+  readonly variables?: tf.Variable[];
+  /** Apply the gradients (the optimiser's update). */
+  apply(grads: tf.NamedTensorMap): void;
+}
+
+/** The tfjs-layers step of `_train_step.ts` (batch norm layers, `tf.train.adam`). */
+export function layersStep(state: SimclrStepState): ProfiledStep {
+  return {
+    loss: () => simclrStepLoss(state),
+    apply: (grads) => state.optimizer.applyGradients(grads),
+  };
+}
+
+export async function profileStep(step: ProfiledStep): Promise<StepProfile> {
   const engine = tf.engine();
   // The engine pushes each kernel's record as it finishes, after its depth counter is back to the
   // caller's: tag each with that depth, to tell a kernel an op ran from one a kernel ran.
@@ -72,12 +90,12 @@ export async function profileStep(state: SimclrStepState): Promise<StepProfile> 
   const info = await tf.profile(() => {
     kernels = engine.state.activeProfile.kernels = depthTagged(engine) as never;
     const { value, grads } = tf.variableGrads(() => {
-      const loss = simclrStepLoss(state);
+      const loss = step.loss();
       marks.forward = kernels.length;
       return loss;
-    });
+    }, step.variables);
     marks.backward = kernels.length;
-    state.optimizer.applyGradients(grads);
+    step.apply(grads);
     tf.dispose(grads);
     const loss = value.dataSync()[0];
     value.dispose();

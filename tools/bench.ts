@@ -20,19 +20,21 @@
  * `--profile` profiles one training step on wasm, kernel by kernel (tools/_kernel_profile.ts):
  * a table on stderr, the JSON on stdout.
  */
+import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { parseArgs } from "node:util";
 import { type BackendName, BACKENDS, initBackend } from "../src/backend/backend.ts";
 import { type BackboneConfig, BACKBONES, buildBackbone } from "../src/models/resnet.ts";
 import { logLine } from "../src/util/progress.ts";
 import { printJson, runTask, UsageError } from "../tasks/_cli.ts";
-import { formatProfile, profileStep } from "./_kernel_profile.ts";
+import { defaultThreads, parseThreads } from "../src/parallel/threads.ts";
+import { formatProfile, layersStep, type ProfiledStep, profileStep } from "./_kernel_profile.ts";
+import { poolStep, poolStepHere } from "./_pool_step.ts";
 import { range, ratio, runTorch, type TorchRun, torchUnavailable } from "./_torch_compare.ts";
 import {
   buildSimclrStepState,
   checkLoss,
   disposeSimclrStepState,
-  simclrStepLoss,
   singleThreadStep,
   type StepFactory,
   type StepSpec,
@@ -40,7 +42,7 @@ import {
 
 const USAGE = "usage: deno task bench [--backend wasm|cpu|tensorflow|all] [--batch N] " +
   "[--iters N] [--backbone " + Object.keys(BACKBONES).join("|") + "] [--input-size S | --size S]" +
-  " [--compare] [--profile [--top N]]";
+  " [--threads N[,N...]] [--layers] [--compare] [--profile [--top N]]";
 
 /**
  * Batch and timed iterations per backend when not given, and whether to run an untimed warm-up
@@ -63,15 +65,17 @@ const COMPARE_SETTINGS: readonly { inputSize: number; batch: number }[] = [
 const TORCH_THREADS = [1, 2] as const;
 
 /**
- * The step every measurement times. The hook for `--threads N`: a data-parallel step (the
- * worker pool of src/parallel/) is another {@link StepFactory} returned here for N > 1.
+ * The step every measurement times: training's own, the data-parallel pool of src/parallel/ with
+ * `threads` workers; with `layers`, the tfjs-layers step every trainer ran before issue 11 (one
+ * thread, layers' batch norm, tf.train.adam), kept to measure the change.
  */
-function stepFactory(): StepFactory {
-  return singleThreadStep;
+function stepFactory(threads: number, layers: boolean, backbone: string): StepFactory {
+  return layers ? singleThreadStep : poolStep(threads, backbone, tf.getBackend() as BackendName);
 }
 
 interface Measurement {
   backend: string;
+  threads: number;
   batch: number;
   iters: number;
   warmUp: boolean;
@@ -94,6 +98,8 @@ await runTask(USAGE, async () => {
       compare: { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
       top: { type: "string" },
+      threads: { type: "string" },
+      layers: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -110,6 +116,15 @@ await runTask(USAGE, async () => {
         `current value is ${values.backbone}`,
     );
   }
+  let threadList: number[];
+  try {
+    threadList = (values.threads ?? String(defaultThreads("train"))).split(",").map((t) =>
+      parseThreads(t, "train")
+    );
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const threads = threadList[0];
   const sizeFlag = positiveInteger(values["input-size"] ?? values.size, "--input-size");
   const batchFlag = positiveInteger(values.batch, "--batch");
   const itersFlag = positiveInteger(values.iters, "--iters");
@@ -128,7 +143,13 @@ await runTask(USAGE, async () => {
   if (values.profile) {
     const top = positiveInteger(values.top, "--top") ?? 15;
     const batch = batchFlag ?? DEFAULTS.wasm.batch;
-    printJson({ ...backbone(), ...config, batch, ...(await profile(config, batch, top)) });
+    printJson({
+      ...backbone(),
+      ...config,
+      batch,
+      step: values.layers ? "layers" : "pool",
+      ...(await profile(config, batch, top, values.layers, values.backbone)),
+    });
     return;
   }
   if (values.compare) {
@@ -136,7 +157,12 @@ await runTask(USAGE, async () => {
     const settings = sizeFlag !== undefined || batchFlag !== undefined
       ? [{ inputSize: config.inputSize, batch: batchFlag ?? DEFAULTS.wasm.batch }]
       : COMPARE_SETTINGS;
-    printJson({ ...backbone(), ...(await compare(preset, settings, iters)) });
+    // Both thread counts of the issue's table unless --threads names others.
+    const list = values.threads === undefined
+      ? [...new Set([1, defaultThreads("train")])]
+      : threadList;
+    const step = (n: number) => stepFactory(n, values.layers, values.backbone);
+    printJson({ ...backbone(), ...(await compare(preset, settings, iters, step, list)) });
     return;
   }
 
@@ -154,8 +180,13 @@ await runTask(USAGE, async () => {
     const batch = batchFlag ?? DEFAULTS[name].batch;
     const iters = itersFlag ?? DEFAULTS[name].iters;
     const { warmUp } = DEFAULTS[name];
-    const figures = await measure(stepFactory(), { config, batch }, iters, warmUp);
-    runs.push({ backend, batch, iters, warmUp, ...figures });
+    const figures = await measure(
+      stepFactory(threads, values.layers, values.backbone),
+      { config, batch },
+      iters,
+      warmUp,
+    );
+    runs.push({ backend, threads: values.layers ? 1 : threads, batch, iters, warmUp, ...figures });
   }
   const wasm = runs.find((run) => run.backend === "wasm");
   const cpu = runs.find((run) => run.backend === "cpu");
@@ -212,6 +243,8 @@ async function compare(
   preset: BackboneConfig,
   settings: readonly { inputSize: number; batch: number }[],
   iters: number,
+  step: (threads: number) => StepFactory,
+  threadList: readonly number[],
 ) {
   const unavailable = await torchUnavailable();
   if (unavailable !== undefined) {
@@ -231,31 +264,45 @@ async function compare(
     };
     logLine(`compare: ${inputSize} px, batch ${batch}: PyTorch, wasm, PyTorch`);
     const before = await torchRuns();
-    const wasm = await measure(stepFactory(), { config, batch }, iters, true);
+    const wasmRuns = [];
+    for (const threads of threadList) {
+      wasmRuns.push({ threads, ...await measure(step(threads), { config, batch }, iters, true) });
+    }
     const after = await torchRuns();
-    const torch = TORCH_THREADS.filter(() => unavailable === undefined).map((threads) => {
-      const runs = [...before, ...after].filter((run) => run.threads === threads);
-      const train = range(runs.map((run) => run.trainPairsPerSecond));
-      const forward = range(runs.map((run) => run.forwardImagesPerSecond));
-      return {
-        threads,
-        trainPairsPerSecond: train,
-        forwardImagesPerSecond: forward,
-        wasmOverTorch: {
-          train: ratio(wasm.trainPairsPerSecond, train),
-          forward: ratio(wasm.forwardImagesPerSecond, forward),
-        },
-      };
-    });
-    const params = before[0]?.backboneParams;
-    if (params !== undefined && params !== countParamsOf(config)) {
-      throw new Error(
-        `Cannot compare: the PyTorch backbone has ${params} weights, the tfjs one ` +
-          `${countParamsOf(config)}; tools/torch_step.py no longer builds the same network`,
+    for (const wasm of wasmRuns) {
+      const torch = TORCH_THREADS.filter(() => unavailable === undefined).map((threads) => {
+        const runs = [...before, ...after].filter((run) => run.threads === threads);
+        const train = range(runs.map((run) => run.trainPairsPerSecond));
+        const forward = range(runs.map((run) => run.forwardImagesPerSecond));
+        return {
+          threads,
+          trainPairsPerSecond: train,
+          forwardImagesPerSecond: forward,
+          wasmOverTorch: {
+            train: ratio(wasm.trainPairsPerSecond, train),
+            forward: ratio(wasm.forwardImagesPerSecond, forward),
+          },
+        };
+      });
+      const params = before[0]?.backboneParams;
+      if (params !== undefined && params !== countParamsOf(config)) {
+        throw new Error(
+          `Cannot compare: the PyTorch backbone has ${params} weights, the tfjs one ` +
+            `${countParamsOf(config)}; tools/torch_step.py no longer builds the same network`,
+        );
+      }
+      rows.push({ inputSize, batch, iters, wasm, torch, torchRuns: [...before, ...after] });
+      logLine(formatCompareRow(inputSize, batch, wasm, torch));
+    }
+    if (wasmRuns.length > 1) {
+      const scaling = wasmRuns[wasmRuns.length - 1].trainPairsPerSecond /
+        wasmRuns[0].trainPairsPerSecond;
+      logLine(
+        `  wasm ${wasmRuns.at(-1)!.threads} threads over ${wasmRuns[0].threads}: train ${
+          scaling.toFixed(2)
+        }x`,
       );
     }
-    rows.push({ inputSize, batch, iters, wasm, torch, torchRuns: [...before, ...after] });
-    logLine(formatCompareRow(inputSize, batch, wasm, torch));
   }
   return {
     compare: rows,
@@ -266,7 +313,7 @@ async function compare(
 function formatCompareRow(
   inputSize: number,
   batch: number,
-  wasm: { trainPairsPerSecond: number; forwardImagesPerSecond: number },
+  wasm: { threads: number; trainPairsPerSecond: number; forwardImagesPerSecond: number },
   torch: {
     threads: number;
     trainPairsPerSecond: [number, number];
@@ -276,7 +323,8 @@ function formatCompareRow(
 ): string {
   const span = ([low, high]: [number, number]) => low === high ? `${low}` : `${low}-${high}`;
   const lines = [
-    `${inputSize} px, batch ${batch}: wasm train ${wasm.trainPairsPerSecond} pairs/s, ` +
+    `${inputSize} px, batch ${batch}: wasm ${wasm.threads} thread${wasm.threads > 1 ? "s" : ""}` +
+    ` train ${wasm.trainPairsPerSecond} pairs/s, ` +
     `forward ${wasm.forwardImagesPerSecond} images/s`,
   ];
   for (const t of torch) {
@@ -291,18 +339,39 @@ function formatCompareRow(
   return lines.join("\n");
 }
 
-/** Warm up (two steps: the first allocates Adam's slots), then profile one step. */
-async function profile(config: BackboneConfig, batch: number, top: number) {
-  const state = buildSimclrStepState({ config, batch });
+/**
+ * Warm up (two steps: the first allocates Adam's slots), then profile one step: the pool's step
+ * as one worker runs it, or with `layers` the tfjs-layers step it replaced.
+ */
+async function profile(
+  config: BackboneConfig,
+  batch: number,
+  top: number,
+  layers: boolean,
+  backbone: string,
+) {
+  const spec = { config, batch };
+  let step: ProfiledStep;
+  let dispose: () => void;
+  if (layers) {
+    const state = buildSimclrStepState(spec);
+    step = layersStep(state);
+    dispose = () => disposeSimclrStepState(state);
+  } else {
+    ({ step, dispose } = poolStepHere(backbone, spec));
+  }
   try {
     for (let i = 0; i < 2; i++) {
-      checkLoss(state.optimizer.minimize(() => simclrStepLoss(state), true)!);
+      const { value, grads } = tf.variableGrads(() => step.loss(), step.variables);
+      step.apply(grads);
+      tf.dispose(grads);
+      checkLoss(value);
     }
-    const result = await profileStep(state);
+    const result = await profileStep(step);
     logLine(formatProfile(result, top));
     return result;
   } finally {
-    disposeSimclrStepState(state);
+    dispose();
   }
 }
 

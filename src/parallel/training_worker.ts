@@ -8,9 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/backend.ts";
 import { weakAugment } from "../augment/weak.ts";
 import { batchToTensor } from "../data/dataset.ts";
-import { ntXentLoss } from "../losses/nt_xent.ts";
 import { mineNeighbours } from "../mining/knn.ts";
-import { projectFeatures } from "../stages/models.ts";
 import { StreamModels } from "../stream/stream_models.ts";
 import { Random } from "../util/random.ts";
 import { evaluateHeads, ScanTrainer } from "../stages/scan.ts";
@@ -26,6 +24,7 @@ import type {
   WorkerResult,
 } from "./messages.ts";
 import { FlatVariables, readWeights, writeWeights } from "./network_weights.ts";
+import { applyGradient, simclrGradient } from "./simclr_step.ts";
 import { synchroniseBatchNorm } from "./sync_batch_norm.ts";
 
 interface WorkerState {
@@ -165,12 +164,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
   }
 }
 
-/**
- * One SimCLR step over the whole batch: this worker's views go through its networks (batch norm
- * synchronised across workers), every worker's projections are gathered, and the NT-Xent loss of
- * the whole batch is differentiated with respect to this worker's rows only; the sum of those
- * gradients over workers is the gradient of the whole batch's loss.
- */
+/** One SimCLR step's share: augment this worker's images, then `simclrGradient`. */
 function pretextStep(s: WorkerState, request: PretextRequest): WorkerResult {
   const started = performance.now();
   const { shard, temperature } = request;
@@ -183,29 +177,21 @@ function pretextStep(s: WorkerState, request: PretextRequest): WorkerResult {
       weakAugment(images, rng, request.augmentation),
     ]);
   });
-  const { value, grads } = tf.variableGrads(() => {
-    const z = projectFeatures(s.models.contrastive, views, true);
-    const dim = z.shape[1];
-    const gathered = s.collective.allGather(z.dataSync() as Float32Array);
-    const pairs = gathered.map((rows, r) => {
-      const views = r === s.rank ? z : tf.tensor2d(rows, [rows.length / dim, dim]);
-      const b = views.shape[0] / 2;
-      return tf.stack([tf.slice(views, [0, 0], [b, -1]), tf.slice(views, [b, 0], [b, -1])], 1);
-    });
-    return ntXentLoss(tf.concat(pairs, 0) as tf.Tensor3D, temperature);
-  }, s.contrastive.variables as tf.Variable[]);
+  const step = {
+    model: s.models.contrastive,
+    variables: s.contrastive,
+    params: s.contrastiveParams,
+    collective: s.collective,
+  };
+  const { loss, gradient } = simclrGradient(step, views, temperature);
   views.dispose();
-  const loss = value.dataSync()[0];
-  const gradient = s.collective.allReduceSum(s.contrastive.flatten(grads));
-  tf.dispose([value, ...Object.values(grads)]);
   if (request.gradientOnly) {
     return { type: "pretext", loss, ms: performance.now() - started, gradient };
   }
   if (s.pretextAdam?.learningRate !== request.learningRate) {
     s.pretextAdam = new FlatAdam(s.contrastive.size, { learningRate: request.learningRate });
   }
-  s.pretextAdam.step(s.contrastiveParams, gradient);
-  s.contrastive.write(s.contrastiveParams);
+  applyGradient(step, s.pretextAdam, gradient);
   return { type: "pretext", loss, ms: performance.now() - started };
 }
 
