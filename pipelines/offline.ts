@@ -24,6 +24,7 @@ import type {
   SelfLabelReport,
   StageContext,
 } from "./offline/context.ts";
+import { type BaselineReport, rawPixelBaseline } from "./offline/baseline.ts";
 import { mine } from "./offline/mining.ts";
 import { pretextReport, trainPretext } from "./offline/pretext.ts";
 import { trainScan } from "./offline/scan.ts";
@@ -49,6 +50,8 @@ export interface OfflineRun {
 export interface OfflineSummary {
   readonly train: { images: number };
   readonly evaluation: { images: number; labelled: boolean };
+  /** K-means on the raw pixels, scored like the stages (with labels only). */
+  readonly baseline?: BaselineReport;
   readonly pretext: PretextReport;
   readonly mining: MiningReport;
   readonly scan: ScanReport;
@@ -83,6 +86,14 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   };
   const started = performance.now();
 
+  const baseline = evaluation.labels
+    ? rawPixelBaseline(
+      train,
+      evaluation,
+      config.clusters,
+      stages.trainers.streams.random("baseline.kmeans"),
+    )
+    : undefined;
   const contrastive = await trainPretext(stages);
   const mined = await mine(stages, contrastive);
   const pretext = await pretextReport(stages, contrastive, mined.features);
@@ -94,6 +105,7 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   return {
     train: { images: train.n },
     evaluation: { images: evaluation.n, labelled: evaluation.labels !== undefined },
+    ...(baseline ? { baseline } : {}),
     pretext,
     mining: mined.report,
     scan: scan.report,

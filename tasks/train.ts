@@ -5,6 +5,7 @@
 import { parseThreads } from "../src/parallel/threads.ts";
 import { parseArgs } from "node:util";
 import { runOffline } from "../pipelines/offline.ts";
+import { figureLines } from "../pipelines/offline/figures.ts";
 import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
 import { loadDataset } from "../src/data/load_dataset.ts";
 import { logLine } from "../src/util/progress.ts";
@@ -107,5 +108,6 @@ await runTask(USAGE, async () => {
       `${threads} training thread${threads === 1 ? "" : "s"}`,
   );
   const summary = await runOffline({ config, train, evaluation, runDir: out, threads });
+  for (const line of figureLines(summary)) logLine(line);
   printJson({ run: out, backend, threads, preset: values.preset ?? "fixtures", ...summary });
 });

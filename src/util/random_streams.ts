@@ -22,6 +22,8 @@ const DERIVATIONS = {
   "heads.init": { multiplier: 1, offset: 2 },
   // The paper's k-means baseline on the pretext features.
   "kmeans": { multiplier: 1, offset: 0 },
+  // The raw-pixel k-means baseline (and its sample of training images).
+  "baseline.kmeans": { multiplier: 1, offset: 4 },
   // Offline run: a trainer's augmentations from the epoch it starts at, and each epoch's batches.
   "pretext.augment": { multiplier: 7919, offset: 0 },
   "pretext.batches": { multiplier: 104729, offset: 0 },

@@ -13,6 +13,7 @@ Deno.test("RandomStreams keeps the seed derivations the runs used inline before"
       ["projection.init", 0, seed + 1],
       ["heads.init", 0, seed + 2],
       ["kmeans", 0, seed],
+      ["baseline.kmeans", 0, seed + 4],
       ["pretext.augment", 3, seed * 7919 + 3],
       ["pretext.batches", 4, seed * 104729 + 4],
       ["scan.augment", 5, seed * 15485863 + 5],
