@@ -72,6 +72,6 @@ Deno.test("figureLines() puts the baseline beside the stages, only where scored"
   } as unknown as OfflineSummary;
   const lines = figureLines(summary);
   assert.equal(lines.length, 3);
-  assert.match(lines[0], /raw pixels.*accuracy 0\.500  NMI 0\.250  ARI 0\.125/);
+  assert.match(lines[0], /raw pixels.*accuracy 0\.500 {2}NMI 0\.250 {2}ARI 0\.125/);
   assert.match(lines[2], /^SCAN/);
 });
