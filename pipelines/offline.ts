@@ -125,6 +125,8 @@ async function checkConfig(paths: RunPaths, config: ScanConfig): Promise<void> {
         {
           ...c,
           invertProbability: c.invertProbability ?? 0,
+          // Runs saved before `colourAugment` existed trained with colour augmentation.
+          colourAugment: c.colourAugment ?? true,
           pretext: { ...c.pretext, epochs: 0 },
           scan: { ...c.scan, epochs: 0 },
           selflabel: { ...c.selflabel, epochs: 0 },

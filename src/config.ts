@@ -44,6 +44,11 @@ export interface ScanConfig {
    */
   readonly invertProbability: number;
   /**
+   * Colour augmentations (saturation, hue, random grayscale) in every view, as the paper. The
+   * `auto` settings turn them off for grayscale data, where they change nothing but the cost.
+   */
+  readonly colourAugment: boolean;
+  /**
    * SCAN updates the clustering heads only, on frozen backbone features computed once (the
    * official code's `update_cluster_head_only`): far cheaper per epoch on a CPU, so more epochs.
    */
@@ -69,6 +74,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     temperature: 0.1,
     cropScale: [0.5, 1],
     invertProbability: 0.5,
+    colourAugment: true,
     clusterHeadOnly: true,
     pretext: { epochs: 150, batchSize: 64, learningRate: 3e-3 },
     scan: { epochs: 200, batchSize: 64, learningRate: 1e-2 },
@@ -87,6 +93,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     temperature: 0.1,
     cropScale: [0.5, 1],
     invertProbability: 0,
+    colourAugment: true,
     clusterHeadOnly: true,
     pretext: { epochs: 4, batchSize: 256, learningRate: 2e-3 },
     scan: { epochs: 50, batchSize: 256, learningRate: 1e-2 },
@@ -105,6 +112,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     temperature: 0.1,
     cropScale: [0.2, 1],
     invertProbability: 0,
+    colourAugment: true,
     clusterHeadOnly: false,
     pretext: { epochs: 500, batchSize: 512, learningRate: 1e-3 },
     scan: { epochs: 100, batchSize: 128, learningRate: 1e-4 },
@@ -135,6 +143,16 @@ export function makeConfig(preset = "fixtures", overrides: ConfigOverrides = {})
         `current value is ${preset}`,
     );
   }
+  return makeConfigFrom(base, overrides);
+}
+
+/**
+ * Build a validated, frozen config from a full `base` (e.g. the `auto` settings chosen from the
+ * data) and overrides.
+ *
+ * @throws {RangeError} for an out-of-range value.
+ */
+export function makeConfigFrom(base: ScanConfig, overrides: ConfigOverrides = {}): ScanConfig {
   const config: ScanConfig = {
     ...base,
     ...overrides,
@@ -203,6 +221,11 @@ function validateConfig(config: ScanConfig): void {
         `current value is ${config.invertProbability}`,
     );
   }
+  if (typeof config.colourAugment !== "boolean") {
+    throw new RangeError(
+      `Cannot build config: colourAugment must be true or false, current value is ${config.colourAugment}`,
+    );
+  }
   if (!(config.temperature > 0)) {
     throw new RangeError(
       `Cannot build config: temperature must be positive, current value is ${config.temperature}`,
@@ -219,8 +242,16 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** The augmentation settings a config fixes, for every stage's weak and strong views. */
-export function augmentationOf(
-  config: ScanConfig,
-): { cropScale: readonly [number, number]; invertProbability: number } {
-  return { cropScale: config.cropScale, invertProbability: config.invertProbability };
+export function augmentationOf(config: ScanConfig): {
+  cropScale: readonly [number, number];
+  invertProbability: number;
+  saturation?: number;
+  hue?: number;
+  grayscaleProbability?: number;
+} {
+  const fixed = { cropScale: config.cropScale, invertProbability: config.invertProbability };
+  // Without colour augmentation the weak view keeps brightness and contrast jitter only.
+  return config.colourAugment === false
+    ? { ...fixed, saturation: 0, hue: 0, grayscaleProbability: 0 }
+    : fixed;
 }

@@ -6,7 +6,9 @@ import { parseThreads } from "../src/parallel/threads.ts";
 import { parseArgs } from "node:util";
 import { runOffline } from "../pipelines/offline.ts";
 import { figureLines } from "../pipelines/offline/figures.ts";
-import { type ConfigOverrides, makeConfig, PRESETS } from "../src/config.ts";
+import { type ConfigOverrides, makeConfig, makeConfigFrom, PRESETS } from "../src/config.ts";
+import { profileDataset } from "../src/data/profile.ts";
+import { autoSettings } from "../src/run/auto_settings.ts";
 import { loadDataset } from "../src/data/load_dataset.ts";
 import { logLine } from "../src/util/progress.ts";
 import { printable, quote } from "../src/util/quote.ts";
@@ -29,7 +31,8 @@ const USAGE = `usage: deno task train --data D [--labels L] --out RUN [--cluster
      idx:/usr/share/datasets/fashion-mnist/train (IDX files <prefix>-images-idx3-ubyte[.gz]).
   L: CSV with header file,label (file relative to D); used only for reporting.
   E: data to report metrics on (default: D), e.g. idx:/usr/share/datasets/fashion-mnist/t10k.
-  presets: ${Object.keys(PRESETS).join(", ")} (default fixtures).
+  presets: auto (default: settings chosen from the data, see docs/training.md),
+     ${Object.keys(PRESETS).join(", ")}.
   Rerunning with the same --out resumes where the run stopped.`;
 
 await runTask(USAGE, async () => {
@@ -70,11 +73,25 @@ await runTask(USAGE, async () => {
     const epochs = optionalNumber(values[`${stage}-epochs`], `--${stage}-epochs`);
     if (epochs !== undefined) overrides[stage] = { epochs };
   }
+  const preset = values.preset ?? "auto";
+  const limit = optionalNumber(values.limit, "--limit");
   let config;
+  let settings: { chosen: Record<string, unknown>; reasons: Record<string, string> } | undefined;
   try {
-    config = makeConfig(values.preset ?? "fixtures", overrides);
+    if (preset === "auto") {
+      const auto = autoSettings(await profileDataset(data, { limit }), overrides.clusters);
+      config = makeConfigFrom(auto.config, overrides);
+      settings = { chosen: chosenFields(config), reasons: { ...auto.reasons } };
+      for (const [field, reason] of Object.entries(auto.reasons)) {
+        const flagged = field in overrides ? " (overridden by a flag)" : "";
+        logLine(`auto ${field} ${reason}${flagged}`);
+      }
+    } else {
+      config = makeConfig(preset, overrides);
+    }
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    if (error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
   }
   const backend = await selectBackend(values.backend);
   let threads: number;
@@ -83,7 +100,6 @@ await runTask(USAGE, async () => {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const limit = optionalNumber(values.limit, "--limit");
   const onRefusal = (r: { path: string; reason: string }) =>
     logLine(`refused ${quote(r.path)}: ${printable(r.reason)}`);
   const t0 = performance.now();
@@ -109,5 +125,21 @@ await runTask(USAGE, async () => {
   );
   const summary = await runOffline({ config, train, evaluation, runDir: out, threads });
   for (const line of figureLines(summary)) logLine(line);
-  printJson({ run: out, backend, threads, preset: values.preset ?? "fixtures", ...summary });
+  printJson({ run: out, backend, threads, preset, ...(settings ? { settings } : {}), ...summary });
 });
+
+/** The fields the `auto` settings choose, as the run uses them (flags applied). */
+function chosenFields(config: ReturnType<typeof makeConfig>): Record<string, unknown> {
+  const { inputSize, clusters, neighbours, cropScale, invertProbability, colourAugment, backbone } =
+    config;
+  return {
+    inputSize,
+    clusters,
+    neighbours,
+    cropScale,
+    invertProbability,
+    colourAugment,
+    backbone,
+    batchSize: { pretext: config.pretext.batchSize, scan: config.scan.batchSize },
+  };
+}

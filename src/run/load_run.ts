@@ -87,9 +87,12 @@ export async function loadRun(runDir: string): Promise<LoadedRun> {
 
 /** Validate a saved config with the same rules as a new one; every field must be present. */
 function parseSavedConfig(
-  saved: Record<string, unknown>,
+  original: Record<string, unknown>,
   fail: (why: string, cause?: unknown) => Error,
 ): ScanConfig {
+  let saved = original;
+  // Runs saved before `colourAugment` existed trained with colour augmentation.
+  if (!("colourAugment" in saved)) saved = { ...saved, colourAugment: true };
   const missing = Object.keys(PRESETS.fixtures).filter((key) => !(key in saved));
   if (missing.length > 0) throw fail(`config.json lacks ${missing.join(", ")}`);
   try {
