@@ -12,7 +12,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendName } from "../src/backend/backend.ts";
 import { defaultThreads } from "../src/parallel/threads.ts";
-import type { ScanConfig } from "../src/config.ts";
+import { makeConfigFrom, type ScanConfig } from "../src/config.ts";
+import {
+  type BudgetPlan,
+  describePlan,
+  planBudget,
+  type TrainingStage,
+} from "../src/run/budget_plan.ts";
+import { logLine, setDeadline } from "../src/util/progress.ts";
 import type { Dataset } from "../src/data/dataset.ts";
 import { emptyRunState, type RunPaths, runPaths, type RunState } from "../src/run/run_dir.ts";
 import { StageTrainers } from "../src/run/stage_trainers.ts";
@@ -25,6 +32,7 @@ import type {
   StageContext,
 } from "./offline/context.ts";
 import { type BaselineReport, rawPixelBaseline } from "./offline/baseline.ts";
+import { measureTimings } from "./offline/measure.ts";
 import { mine } from "./offline/mining.ts";
 import { pretextReport, trainPretext } from "./offline/pretext.ts";
 import { trainScan } from "./offline/scan.ts";
@@ -44,6 +52,35 @@ export interface OfflineRun {
   readonly threads?: number;
   /** Their compute backend (default: this thread's). */
   readonly backend?: BackendName;
+  /**
+   * A time budget: epochs are planned from step times measured at the start (docs/training.md),
+   * except the stages in `fixedEpochs` (from flags). A resumed run keeps its stored plan.
+   */
+  readonly budget?: {
+    readonly minutes: number;
+    readonly fixedEpochs?: Partial<Record<TrainingStage, number>>;
+  };
+}
+
+/** The budget part of the summary: the plan, and the time each stage took. */
+export interface BudgetReport {
+  readonly minutes: number;
+  readonly planned: {
+    readonly pretext: { epochs: number; seconds: number };
+    readonly mining: { seconds: number };
+    readonly scan: { epochs: number; seconds: number };
+    readonly selflabel: { epochs: number; seconds: number };
+    readonly overheadSeconds: number;
+  };
+  readonly actual: {
+    readonly pretext: number;
+    readonly mining: number;
+    readonly scan: number;
+    readonly selflabel: number;
+    /** The whole run in this process, measuring and evaluation included. */
+    readonly total: number;
+  };
+  readonly timings: BudgetPlan["timings"];
 }
 
 /** The JSON a finished run prints. */
@@ -57,16 +94,36 @@ export interface OfflineSummary {
   readonly scan: ScanReport;
   readonly selflabel: SelfLabelReport;
   readonly seconds: number;
+  /** With a budget: planned and actual time per stage. */
+  readonly budget?: BudgetReport;
 }
 
 /** Run (or resume) the stages; resolves to the summary once all are done. */
 export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
-  const { config, train } = run;
+  const { train } = run;
   const evaluation = run.evaluation ?? train;
   const paths = runPaths(run.runDir);
   await Deno.mkdir(paths.root, { recursive: true });
-  await checkConfig(paths, config);
+  const started = performance.now();
+  const threads = run.threads ?? defaultThreads("train");
+  const backend = run.backend ?? (tf.getBackend() as BackendName);
   const state = (await readJsonIfExists<RunState>(paths.state)) ?? emptyRunState();
+  let config = run.config;
+  let plan: BudgetPlan | undefined;
+  if (run.budget) {
+    plan = await budgetPlan(run, paths, evaluation, threads, backend);
+    const fixed = run.budget.fixedEpochs ?? {};
+    config = makeConfigFrom(config, {
+      pretext: { epochs: fixed.pretext ?? plan.pretext.epochs },
+      scan: { epochs: fixed.scan ?? plan.scan.epochs },
+      selflabel: { epochs: fixed.selflabel ?? plan.selflabel.epochs },
+    });
+    // What is left of the budget: a resumed run has spent some of it already.
+    const spent = state.pretext.seconds + state.mining.seconds + state.scan.seconds +
+      state.selflabel.seconds;
+    setDeadline(started + (plan.minutes * 60 - spent) * 1000);
+  }
+  await checkConfig(paths, config);
   if (train.n <= config.neighbours) {
     throw new RangeError(
       `Cannot run SCAN: the training set must hold more images than neighbours (K = ${config.neighbours}), ` +
@@ -81,10 +138,9 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
     state,
     save: () => writeJsonAtomic(paths.state, state),
     trainers: new StageTrainers(config),
-    threads: run.threads ?? defaultThreads("train"),
-    backend: run.backend ?? (tf.getBackend() as BackendName),
+    threads,
+    backend,
   };
-  const started = performance.now();
 
   const baseline = evaluation.labels
     ? rawPixelBaseline(
@@ -101,7 +157,8 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   contrastive.projection.dispose();
   const scan = await trainScan(stages, contrastive.backbone, mined.neighbours);
   const selflabel = await trainSelfLabel(stages, scan.model, scan.head);
-
+  setDeadline(undefined);
+  const seconds = (performance.now() - started) / 1000;
   return {
     train: { images: train.n },
     evaluation: { images: evaluation.n, labelled: evaluation.labels !== undefined },
@@ -110,7 +167,67 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
     mining: mined.report,
     scan: scan.report,
     selflabel,
-    seconds: (performance.now() - started) / 1000,
+    seconds,
+    ...(plan ? { budget: budgetReport(plan, state, seconds) } : {}),
+  };
+}
+
+/**
+ * The run's plan: the stored one when resuming (so a resume trains what was planned), else one
+ * measured now and stored. Explicit epochs are applied by the caller.
+ */
+async function budgetPlan(
+  run: OfflineRun,
+  paths: RunPaths,
+  evaluation: Dataset,
+  threads: number,
+  backend: BackendName,
+): Promise<BudgetPlan> {
+  const { minutes, fixedEpochs = {} } = run.budget!;
+  const stored = await readJsonIfExists<BudgetPlan>(paths.plan);
+  if (stored) {
+    const differs = stored.minutes !== minutes ? ` (not the ${minutes} min asked now)` : "";
+    logLine(`resuming with the stored plan of ${stored.minutes} min${differs}`);
+    for (const line of describePlan(stored)) logLine(line);
+    return stored;
+  }
+  const timings = await measureTimings({ config: run.config, train: run.train, threads, backend });
+  const plan = planBudget(
+    minutes,
+    run.config,
+    {
+      train: run.train.n,
+      evaluation: evaluation.n,
+      labelled: evaluation.labels !== undefined,
+    },
+    timings,
+    fixedEpochs,
+  );
+  for (const line of describePlan(plan)) logLine(line);
+  await writeJsonAtomic(paths.plan, plan);
+  return plan;
+}
+
+/** Planned and actual time per stage (actual over every session of a resumed run). */
+function budgetReport(plan: BudgetPlan, state: RunState, seconds: number): BudgetReport {
+  const planned = (p: BudgetPlan["pretext"]) => ({ epochs: p.epochs, seconds: p.seconds });
+  return {
+    minutes: plan.minutes,
+    planned: {
+      pretext: planned(plan.pretext),
+      mining: plan.mining,
+      scan: planned(plan.scan),
+      selflabel: planned(plan.selflabel),
+      overheadSeconds: plan.overheadSeconds,
+    },
+    actual: {
+      pretext: state.pretext.seconds,
+      mining: state.mining.seconds,
+      scan: state.scan.seconds,
+      selflabel: state.selflabel.seconds,
+      total: seconds,
+    },
+    timings: plan.timings,
   };
 }
 

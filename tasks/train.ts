@@ -22,9 +22,12 @@ import {
   UsageError,
 } from "./_cli.ts";
 
+/** Minutes a run of the `auto` preset plans for without --budget (the issue's 10 minutes). */
+const DEFAULT_BUDGET_MINUTES = 10;
+
 const USAGE = `usage: deno task train --data D [--labels L] --out RUN [--clusters C] [--preset NAME]
     [--eval-data E] [--eval-labels L2] [--backend wasm|cpu|tensorflow] [--threads N] [--limit N]
-    [--pretext-epochs N] [--scan-epochs N] [--selflabel-epochs N] [--heads N]
+    [--budget MINUTES] [--pretext-epochs N] [--scan-epochs N] [--selflabel-epochs N] [--heads N]
     [--neighbours K] [--entropy-weight W] [--input-size S] [--seed N]
 
   D: a folder of images (nested folders fine) or idx:<prefix>, e.g.
@@ -33,7 +36,10 @@ const USAGE = `usage: deno task train --data D [--labels L] --out RUN [--cluster
   E: data to report metrics on (default: D), e.g. idx:/usr/share/datasets/fashion-mnist/t10k.
   presets: auto (default: settings chosen from the data, see docs/training.md),
      ${Object.keys(PRESETS).join(", ")}.
-  Rerunning with the same --out resumes where the run stopped.`;
+  MINUTES: time budget; epochs are planned from step times measured at the start (default
+     ${DEFAULT_BUDGET_MINUTES} with the auto preset, none with a named one; 0: none). An epoch flag
+     fixes that stage's epochs, and the others share what is left.
+  Rerunning with the same --out resumes where the run stopped (with its stored plan).`;
 
 await runTask(USAGE, async () => {
   const { values } = parseArgs({
@@ -49,6 +55,7 @@ await runTask(USAGE, async () => {
       backend: { type: "string" },
       threads: { type: "string" },
       limit: { type: "string" },
+      budget: { type: "string" },
       "pretext-epochs": { type: "string" },
       "scan-epochs": { type: "string" },
       "selflabel-epochs": { type: "string" },
@@ -69,9 +76,13 @@ await runTask(USAGE, async () => {
     ["inputSize", "input-size"],
     ["seed", "seed"],
   ]);
+  const fixedEpochs: Partial<Record<"pretext" | "scan" | "selflabel", number>> = {};
   for (const stage of ["pretext", "scan", "selflabel"] as const) {
     const epochs = optionalNumber(values[`${stage}-epochs`], `--${stage}-epochs`);
-    if (epochs !== undefined) overrides[stage] = { epochs };
+    if (epochs !== undefined) {
+      overrides[stage] = { epochs };
+      fixedEpochs[stage] = epochs;
+    }
   }
   const preset = values.preset ?? "auto";
   const limit = optionalNumber(values.limit, "--limit");
@@ -93,6 +104,16 @@ await runTask(USAGE, async () => {
     if (error instanceof RangeError) throw new UsageError(error.message);
     throw error;
   }
+  const budgetFlag = optionalNumber(values.budget, "--budget");
+  if (budgetFlag !== undefined && !(budgetFlag >= 0)) {
+    throw new UsageError(
+      `--budget must be a number of minutes >= 0, current value is ${budgetFlag}`,
+    );
+  }
+  // Every stage's epochs given: nothing left to plan.
+  const allFixed = Object.keys(fixedEpochs).length === 3;
+  const minutes = budgetFlag ?? (preset === "auto" && !allFixed ? DEFAULT_BUDGET_MINUTES : 0);
+  const budget = minutes > 0 ? { minutes, fixedEpochs } : undefined;
   const backend = await selectBackend(values.backend);
   let threads: number;
   try {
@@ -123,7 +144,7 @@ await runTask(USAGE, async () => {
       `in ${((performance.now() - t0) / 1000).toFixed(1)}s; backend ${backend}, ` +
       `${threads} training thread${threads === 1 ? "" : "s"}`,
   );
-  const summary = await runOffline({ config, train, evaluation, runDir: out, threads });
+  const summary = await runOffline({ config, train, evaluation, runDir: out, threads, budget });
   for (const line of figureLines(summary)) logLine(line);
   printJson({ run: out, backend, threads, preset, ...(settings ? { settings } : {}), ...summary });
 });

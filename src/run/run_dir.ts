@@ -11,6 +11,8 @@ export interface RunPaths {
   readonly config: string;
   /** Progress of each stage, for resuming. */
   readonly state: string;
+  /** The time budget's plan (epochs per stage), when the run has one; a resume keeps it. */
+  readonly plan: string;
   /** Pretext model: backbone + projection head. */
   readonly pretext: string;
   /** Pretext features of the training images, float32 [n, D]. */
@@ -31,6 +33,7 @@ export function runPaths(root: string): RunPaths {
     root,
     config: join(root, "config.json"),
     state: join(root, "state.json"),
+    plan: join(root, "plan.json"),
     pretext: join(root, "pretext"),
     features: join(root, "features.f32"),
     neighbours: join(root, "neighbours.i32"),

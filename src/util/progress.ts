@@ -13,6 +13,21 @@ export interface ProgressBar {
   done(detail?: string): void;
 }
 
+/** When the run's time budget ends (a `performance.now()` time), shown by every bar. */
+let deadline: number | undefined;
+
+/** Show the time left until `end` (a `performance.now()` time) on every bar; undefined: none. */
+export function setDeadline(end: number | undefined): void {
+  deadline = end;
+}
+
+/** `, 4m05s left` while a deadline is set (`, 0m00s left` past it). */
+function timeLeft(): string {
+  if (deadline === undefined) return "";
+  const s = Math.max(0, Math.round((deadline - performance.now()) / 1000));
+  return `, ${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s left`;
+}
+
 /** Write a line to stderr. */
 export function logLine(line: string): void {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
@@ -30,7 +45,7 @@ export function progressBar(label: string, total: number): ProgressBar {
     const filled = Math.round(fraction * width);
     const seconds = ((performance.now() - started) / 1000).toFixed(0);
     return `${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${count}/${total} ` +
-      `${seconds}s ${detail}`;
+      `${seconds}s${timeLeft()} ${detail}`;
   };
   return {
     tick(n = 1, detail = "") {

@@ -1,0 +1,162 @@
+/**
+ * What a step of each stage costs on this machine, measured at the start of a budgeted run
+ * through the code paths the stages use: SimCLR steps through a training pool, SCAN and
+ * self-labelling steps through the stage trainers, embedding through `embedDataset`. The
+ * networks are throwaway copies built from the config, so the run's own weights and random
+ * streams are untouched.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { BackendName } from "../../src/backend/backend.ts";
+import { augmentationOf, makeConfigFrom, type ScanConfig } from "../../src/config.ts";
+import { batchToTensor, type Dataset, gatherBatch } from "../../src/data/dataset.ts";
+import { buildClusteringHead } from "../../src/models/clustering_head.ts";
+import { buildProjectionHead } from "../../src/models/projection_head.ts";
+import { buildBackbone } from "../../src/models/resnet.ts";
+import { TrainingPool } from "../../src/parallel/training_pool.ts";
+import type { StageTimings } from "../../src/run/budget_plan.ts";
+import { backboneConfig, featureDim } from "../../src/run/checkpoints.ts";
+import { embedDataset } from "../../src/run/inference.ts";
+import { StageTrainers } from "../../src/run/stage_trainers.ts";
+import type { ClusteringModel } from "../../src/stages/models.ts";
+
+/** Timed steps per stage, after one untimed warm-up step. */
+export const TIMED_STEPS = 2;
+/** Images embedded to time inference. */
+const EMBED_SAMPLE = 256;
+
+/** What measuring needs from the run. */
+export interface MeasureRun {
+  readonly config: ScanConfig;
+  readonly train: Dataset;
+  readonly threads: number;
+  readonly backend: BackendName;
+}
+
+/** Seconds per call of `step`, over `TIMED_STEPS` calls after a warm-up. */
+async function timed(step: () => Promise<unknown> | unknown): Promise<number> {
+  await step();
+  const t0 = performance.now();
+  for (let i = 0; i < TIMED_STEPS; i++) await step();
+  return (performance.now() - t0) / 1000 / TIMED_STEPS;
+}
+
+/** The first `count` images of `dataset`, as a dataset. */
+function firstImages(dataset: Dataset, count: number): Dataset {
+  const n = Math.min(count, dataset.n);
+  const stride = dataset.size * dataset.size * 3;
+  return {
+    n,
+    size: dataset.size,
+    pixels: dataset.pixels.subarray(0, n * stride),
+    ids: dataset.ids.slice(0, n),
+    paths: dataset.paths.slice(0, n),
+  };
+}
+
+/** Measure every stage's step on `run.train`; leaves no tensor behind. */
+export async function measureTimings(run: MeasureRun): Promise<StageTimings> {
+  const { config, train } = run;
+  const started = performance.now();
+  const indices = (batch: number) => Array.from({ length: Math.min(batch, train.n) }, (_, i) => i);
+
+  // Pretext: the pool the stage opens, with the config's seeded initial networks.
+  const pretextBatch = gatherBatch(train, indices(config.pretext.batchSize));
+  const opening = performance.now();
+  const pool = await TrainingPool.open({
+    threads: Math.min(run.threads, pretextBatch.ids.length),
+    backend: run.backend,
+    config,
+    weights: {},
+    maxBatch: config.pretext.batchSize,
+  });
+  const poolOpen = (performance.now() - opening) / 1000;
+  let pretextStep: number;
+  try {
+    let seed = 0;
+    pretextStep = await timed(() =>
+      pool.pretextStep(pretextBatch, {
+        learningRate: config.pretext.learningRate,
+        temperature: config.temperature,
+        seed: seed++,
+        augmentation: augmentationOf(config),
+      })
+    );
+  } finally {
+    await pool.close();
+  }
+
+  const backbone = buildBackbone(backboneConfig(config), 0);
+  const dim = featureDim(backbone);
+  const projection = buildProjectionHead(dim, dim, 128, 1);
+  const heads = buildClusteringHead(dim, config.clusters, config.heads, 2);
+  const model: ClusteringModel = { backbone, heads };
+  try {
+    // Inference: a small warm-up, then a sample.
+    await embedDataset({ backbone, projection }, firstImages(train, 16));
+    const sample = firstImages(train, EMBED_SAMPLE);
+    const embedding = performance.now();
+    await embedDataset({ backbone, projection }, sample);
+    const embedImage = (performance.now() - embedding) / 1000 / sample.n;
+
+    // Every image confident: the self-labelling step at its dearest (weak and strong views).
+    const trainers = new StageTrainers(makeConfigFrom(config, { confidenceThreshold: 1e-6 }));
+    const scanStep = await timedScan(trainers, model, train, indices(config.scan.batchSize), dim);
+    const selflabel = trainers.selflabel(model, 0);
+    const selfImages = gatherBatch(train, indices(config.selflabel.batchSize));
+    const selflabelStep = await timed(() => {
+      const images = batchToTensor(selfImages);
+      try {
+        return selflabel.step(images);
+      } finally {
+        images.dispose();
+      }
+    });
+    selflabel.dispose();
+    return {
+      pretextStep,
+      scanStep,
+      selflabelStep,
+      embedImage,
+      poolOpen,
+      measuring: (performance.now() - started) / 1000,
+    };
+  } finally {
+    backbone.dispose();
+    projection.dispose();
+    heads.dispose();
+  }
+}
+
+/** One SCAN step as the stage takes it: on frozen features, or on strong views of images. */
+async function timedScan(
+  trainers: StageTrainers,
+  model: ClusteringModel,
+  train: Dataset,
+  batch: number[],
+  dim: number,
+): Promise<number> {
+  const trainer = trainers.scan(model);
+  try {
+    if (trainers.config.clusterHeadOnly) {
+      const features = tf.randomNormal([batch.length, dim], 0, 1, "float32", 1) as tf.Tensor2D;
+      try {
+        return await timed(() => trainer.stepOnFeatures(features, features));
+      } finally {
+        features.dispose();
+      }
+    }
+    const images = gatherBatch(train, batch);
+    return await timed(() => {
+      const a = batchToTensor(images);
+      const n = batchToTensor(images);
+      try {
+        return trainer.step(a, n);
+      } finally {
+        a.dispose();
+        n.dispose();
+      }
+    });
+  } finally {
+    trainer.dispose();
+  }
+}

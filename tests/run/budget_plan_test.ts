@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { makeConfig } from "../../src/config.ts";
+import {
+  BUDGET_SHARES,
+  describePlan,
+  formatSeconds,
+  MAX_EPOCHS,
+  planBudget,
+  type StageTimings,
+  stepsPerEpoch,
+} from "../../src/run/budget_plan.ts";
+
+const config = makeConfig("fashion-mnist", {
+  pretext: { batchSize: 100 },
+  scan: { batchSize: 100 },
+  selflabel: { batchSize: 100 },
+});
+const sizes = { train: 1000, evaluation: 1000, labelled: false };
+// 10 steps an epoch: pretext 10 s an epoch, SCAN 1 s, self-labelling 5 s.
+const timings: StageTimings = {
+  pretextStep: 1,
+  scanStep: 0.1,
+  selflabelStep: 0.5,
+  embedImage: 0.001,
+  poolOpen: 2,
+  measuring: 5,
+};
+
+Deno.test("stepsPerEpoch() drops the last partial batch, never below one step", () => {
+  assert.equal(stepsPerEpoch(1000, 256), 3);
+  assert.equal(stepsPerEpoch(100, 256), 1);
+  assert.equal(stepsPerEpoch(512, 256), 2);
+});
+
+Deno.test("planBudget() splits what is left by the shares, pretext taking the rest", () => {
+  const plan = planBudget(10, config, sizes, timings);
+  // 600 s - 5 measuring - 1 mining - (2 pool + 2 passes of 1 s) = 590 s to share.
+  assert.equal(plan.mining.seconds, 1);
+  assert.equal(plan.overheadSeconds, 4);
+  const available = 590;
+  assert.equal(plan.scan.epochs, Math.floor((available * BUDGET_SHARES.scan) / 1));
+  assert.equal(plan.selflabel.epochs, MAX_EPOCHS.selflabel, "capped: 59 s would give 11");
+  assert.equal(plan.pretext.epochs, Math.floor((available - 88 - 50) / 10));
+  const total = plan.pretext.seconds + plan.scan.seconds + plan.selflabel.seconds;
+  assert.ok(total <= available, `planned ${total} s of ${available}`);
+  assert.ok(!plan.pretext.fixed && !plan.scan.fixed && !plan.selflabel.fixed);
+});
+
+Deno.test("planBudget() keeps epochs given by flags and shares the rest", () => {
+  const plan = planBudget(10, config, sizes, timings, { pretext: 3 });
+  assert.deepEqual(plan.pretext, { epochs: 3, seconds: 30, fixed: true });
+  // 560 s left for SCAN (0.15) and self-labelling (0.1): 336 s and 224 s, both capped.
+  assert.equal(plan.scan.epochs, MAX_EPOCHS.scan);
+  assert.equal(plan.selflabel.epochs, MAX_EPOCHS.selflabel);
+});
+
+Deno.test("planBudget() gives a budget too small still one pretext and one SCAN epoch", () => {
+  const plan = planBudget(0.05, config, sizes, timings);
+  assert.deepEqual([plan.pretext.epochs, plan.scan.epochs, plan.selflabel.epochs], [1, 1, 0]);
+  const labelled = planBudget(10, config, { ...sizes, labelled: true }, timings);
+  assert.equal(labelled.overheadSeconds, 7, "three evaluation passes");
+});
+
+Deno.test("planBudget() refuses a budget that is not a positive number", () => {
+  for (const minutes of [0, -1, NaN, Infinity]) {
+    assert.throws(() => planBudget(minutes, config, sizes, timings), /minutes must be a positive/);
+  }
+});
+
+Deno.test("describePlan() prints a line per stage with epochs and time", () => {
+  const lines = describePlan(planBudget(10, config, sizes, timings, { scan: 4 }));
+  assert.equal(lines.length, 4);
+  assert.match(lines[0], /^budget 10 min: measured in 5\.0s/);
+  assert.match(lines[2], /scan: 4 epochs, 0m04s \(epochs from a flag\), 100 ms a step/);
+  assert.equal(formatSeconds(125.4), "2m05s");
+});
