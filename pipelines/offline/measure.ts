@@ -17,7 +17,8 @@ import type { StageTimings } from "../../src/run/budget_plan.ts";
 import { backboneConfig, featureDim } from "../../src/run/checkpoints.ts";
 import { embedDataset } from "../../src/run/inference.ts";
 import { StageTrainers } from "../../src/run/stage_trainers.ts";
-import type { ClusteringModel } from "../../src/stages/models.ts";
+import type { ClusteringModel, ContrastiveModel } from "../../src/stages/models.ts";
+import type * as tfl from "@tensorflow/tfjs-layers";
 
 /** Timed steps per stage, after one untimed warm-up step. */
 export const TIMED_STEPS = 2;
@@ -55,18 +56,42 @@ function firstImages(dataset: Dataset, count: number): Dataset {
 
 /** Measure every stage's step on `run.train`; leaves no tensor behind. */
 export async function measureTimings(run: MeasureRun): Promise<StageTimings> {
-  const { config, train } = run;
+  const { config } = run;
   const started = performance.now();
-  const indices = (batch: number) => Array.from({ length: Math.min(batch, train.n) }, (_, i) => i);
 
-  // Pretext: the pool the stage opens, with the config's seeded initial networks.
+  const backbone = buildBackbone(backboneConfig(config), 0);
+  const dim = featureDim(backbone);
+  const projection = buildProjectionHead(dim, dim, 128, 1);
+  const heads = buildClusteringHead(dim, config.clusters, config.heads, 2);
+  try {
+    return await measureWith(run, { backbone, projection, heads }, started);
+  } finally {
+    backbone.dispose();
+    projection.dispose();
+    heads.dispose();
+  }
+}
+
+/** `measureTimings` with throwaway networks (the caller disposes them). */
+async function measureWith(
+  run: MeasureRun,
+  networks: ClusteringModel & ContrastiveModel,
+  started: number,
+): Promise<StageTimings> {
+  const { config, train } = run;
+  const { backbone, projection } = networks;
+  const dim = featureDim(backbone);
+  const indices = (batch: number) => Array.from({ length: Math.min(batch, train.n) }, (_, i) => i);
+  // Pretext: a pool as the stage opens it, given the networks' weights as the stage gives them.
+  const read = (m: tfl.LayersModel) =>
+    m.getWeights().map((w) => (w.dataSync() as Float32Array).slice());
   const pretextBatch = gatherBatch(train, indices(config.pretext.batchSize));
   const opening = performance.now();
   const pool = await TrainingPool.open({
     threads: Math.min(run.threads, pretextBatch.ids.length),
     backend: run.backend,
     config,
-    weights: {},
+    weights: { backbone: read(backbone), projection: read(projection) },
     maxBatch: config.pretext.batchSize,
   });
   const poolOpen = (performance.now() - opening) / 1000;
@@ -85,46 +110,36 @@ export async function measureTimings(run: MeasureRun): Promise<StageTimings> {
     await pool.close();
   }
 
-  const backbone = buildBackbone(backboneConfig(config), 0);
-  const dim = featureDim(backbone);
-  const projection = buildProjectionHead(dim, dim, 128, 1);
-  const heads = buildClusteringHead(dim, config.clusters, config.heads, 2);
-  const model: ClusteringModel = { backbone, heads };
-  try {
-    // Inference: a small warm-up, then a sample.
-    await embedDataset({ backbone, projection }, firstImages(train, 16));
-    const sample = firstImages(train, EMBED_SAMPLE);
-    const embedding = performance.now();
-    await embedDataset({ backbone, projection }, sample);
-    const embedImage = (performance.now() - embedding) / 1000 / sample.n;
+  const model: ClusteringModel = { backbone, heads: networks.heads };
+  // Inference: a small warm-up, then a sample.
+  await embedDataset({ backbone, projection }, firstImages(train, 16));
+  const sample = firstImages(train, EMBED_SAMPLE);
+  const embedding = performance.now();
+  await embedDataset({ backbone, projection }, sample);
+  const embedImage = (performance.now() - embedding) / 1000 / sample.n;
 
-    // Every image confident: the self-labelling step at its dearest (weak and strong views).
-    const trainers = new StageTrainers(makeConfigFrom(config, { confidenceThreshold: 1e-6 }));
-    const scanStep = await timedScan(trainers, model, train, indices(config.scan.batchSize), dim);
-    const selflabel = trainers.selflabel(model, 0);
-    const selfImages = gatherBatch(train, indices(config.selflabel.batchSize));
-    const selflabelStep = await timed(() => {
-      const images = batchToTensor(selfImages);
-      try {
-        return selflabel.step(images);
-      } finally {
-        images.dispose();
-      }
-    });
-    selflabel.dispose();
-    return {
-      pretextStep,
-      scanStep,
-      selflabelStep,
-      embedImage,
-      poolOpen,
-      measuring: (performance.now() - started) / 1000,
-    };
-  } finally {
-    backbone.dispose();
-    projection.dispose();
-    heads.dispose();
-  }
+  // Every image confident: the self-labelling step at its dearest (weak and strong views).
+  const trainers = new StageTrainers(makeConfigFrom(config, { confidenceThreshold: 1e-6 }));
+  const scanStep = await timedScan(trainers, model, train, indices(config.scan.batchSize), dim);
+  const selflabel = trainers.selflabel(model, 0);
+  const selfImages = gatherBatch(train, indices(config.selflabel.batchSize));
+  const selflabelStep = await timed(() => {
+    const images = batchToTensor(selfImages);
+    try {
+      return selflabel.step(images);
+    } finally {
+      images.dispose();
+    }
+  });
+  selflabel.dispose();
+  return {
+    pretextStep,
+    scanStep,
+    selflabelStep,
+    embedImage,
+    poolOpen,
+    measuring: (performance.now() - started) / 1000,
+  };
 }
 
 /** One SCAN step as the stage takes it: on frozen features, or on strong views of images. */
