@@ -14,7 +14,7 @@ import { buildProjectionHead } from "../../src/models/projection_head.ts";
 import { buildBackbone } from "../../src/models/resnet.ts";
 import { TrainingPool } from "../../src/parallel/training_pool.ts";
 import type { StageTimings } from "../../src/run/budget_plan.ts";
-import { backboneConfig, featureDim } from "../../src/run/checkpoints.ts";
+import { backboneConfig, featureDim, saveClustering } from "../../src/run/checkpoints.ts";
 import { embedDataset } from "../../src/run/inference.ts";
 import { StageTrainers } from "../../src/run/stage_trainers.ts";
 import type { ClusteringModel, ContrastiveModel } from "../../src/stages/models.ts";
@@ -132,7 +132,17 @@ async function measureWith(
     }
   });
   selflabel.dispose();
+  // Every epoch ends with a checkpoint (SCAN: two), written as the stages write them.
+  const dir = await Deno.makeTempDir({ prefix: "scanstream_measure_" });
+  const saving = performance.now();
+  try {
+    await saveClustering(model, dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const checkpoint = (performance.now() - saving) / 1000;
   return {
+    checkpoint,
     pretextStep,
     scanStep,
     selflabelStep,

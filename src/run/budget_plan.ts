@@ -16,6 +16,8 @@ export interface StageTimings {
   readonly selflabelStep: number;
   /** Embedding one image (a backbone forward pass, batched). */
   readonly embedImage: number;
+  /** Writing one checkpoint (backbone and a head or projection), as every epoch ends. */
+  readonly checkpoint: number;
   /** Opening the training pool (its workers and networks). */
   readonly poolOpen: number;
   /** What the measurement itself took; spent before the plan starts. */
@@ -98,13 +100,15 @@ export function planBudget(
     );
   }
   const n = sizes.train;
+  // Every epoch ends with a checkpoint (SCAN: the latest, and the best when it improved).
+  const save = timings.checkpoint ?? 0;
   const epochSeconds: Record<TrainingStage, number> = {
-    pretext: stepsPerEpoch(n, config.pretext.batchSize) * timings.pretextStep,
+    pretext: stepsPerEpoch(n, config.pretext.batchSize) * timings.pretextStep + save,
     // A SCAN epoch ends with the heads' losses over the training images (one pass without a
     // frozen backbone; a head product with one).
-    scan: stepsPerEpoch(n, config.scan.batchSize) * timings.scanStep +
+    scan: stepsPerEpoch(n, config.scan.batchSize) * timings.scanStep + 2 * save +
       (config.clusterHeadOnly ? 0 : n * timings.embedImage),
-    selflabel: stepsPerEpoch(n, config.selflabel.batchSize) * timings.selflabelStep,
+    selflabel: stepsPerEpoch(n, config.selflabel.batchSize) * timings.selflabelStep + save,
   };
   const mining = n * timings.embedImage;
   // SCAN's frozen features and its best head's losses (a pass each over train), and with labels

@@ -22,6 +22,7 @@ const timings: StageTimings = {
   scanStep: 0.1,
   selflabelStep: 0.5,
   embedImage: 0.001,
+  checkpoint: 0,
   poolOpen: 2,
   measuring: 5,
 };
@@ -59,6 +60,18 @@ Deno.test("planBudget() gives a budget too small still one pretext and one SCAN 
   assert.deepEqual([plan.pretext.epochs, plan.scan.epochs, plan.selflabel.epochs], [1, 1, 0]);
   const labelled = planBudget(10, config, { ...sizes, labelled: true }, timings);
   assert.equal(labelled.overheadSeconds, 7, "three evaluation passes");
+});
+
+Deno.test("planBudget() counts each epoch's checkpoints (SCAN writes two)", () => {
+  const plan = planBudget(10, config, sizes, { ...timings, checkpoint: 0.5 }, {
+    pretext: 2,
+    scan: 2,
+    selflabel: 2,
+  });
+  assert.deepEqual(
+    [plan.pretext.seconds, plan.scan.seconds, plan.selflabel.seconds],
+    [2 * 10.5, 2 * 2, 2 * 5.5],
+  );
 });
 
 Deno.test("planBudget() refuses a budget that is not a positive number", () => {
