@@ -83,7 +83,8 @@ export interface PlanSizes {
 /**
  * Plan `minutes` of training for `config` over `sizes` with `timings`. Stages in `fixedEpochs`
  * (from flags) keep their epochs; the others share what is left by `BUDGET_SHARES`, within
- * [`MIN_EPOCHS`, `MAX_EPOCHS`], and the pretext task takes what SCAN and self-labelling leave.
+ * [`MIN_EPOCHS`, `MAX_EPOCHS`], and the pretext task takes what SCAN and self-labelling leave;
+ * the time whole epochs leave over goes out an epoch at a time (see the body).
  *
  * @throws {RangeError} for a budget that is not a positive number.
  */
@@ -141,6 +142,31 @@ export function planBudget(
       .reduce((sum, s) => sum + plans[s]!.seconds, 0);
     plans.pretext = fit("pretext", available - others);
   }
+  // Whole epochs leave time over (a 20 s self-labelling epoch does not fit a 15 s share): hand it
+  // out an epoch at a time, first a self-labelling epoch when it has none, then to the pretext
+  // task, then SCAN, then self-labelling, within the caps.
+  let spare = available - open.reduce((sum, s) => sum + plans[s]!.seconds, 0);
+  const grow = (stage: TrainingStage, upTo: number) => {
+    const plan = plans[stage]!;
+    const more = Math.max(
+      0,
+      Math.min(upTo - plan.epochs, Math.floor(spare / Math.max(epochSeconds[stage], 1e-9))),
+    );
+    if (more === 0) return;
+    plans[stage] = {
+      epochs: plan.epochs + more,
+      seconds: (plan.epochs + more) * epochSeconds[stage],
+      fixed: false,
+    };
+    spare -= more * epochSeconds[stage];
+  };
+  const order: [TrainingStage, number][] = [
+    ["selflabel", 1],
+    ["pretext", MAX_EPOCHS.pretext],
+    ["scan", MAX_EPOCHS.scan],
+    ["selflabel", MAX_EPOCHS.selflabel],
+  ];
+  for (const [stage, upTo] of order) if (open.includes(stage)) grow(stage, upTo);
   return {
     minutes,
     timings,

@@ -39,9 +39,11 @@ Deno.test("planBudget() splits what is left by the shares, pretext taking the re
   assert.equal(plan.mining.seconds, 1);
   assert.equal(plan.overheadSeconds, 4);
   const available = 590;
-  assert.equal(plan.scan.epochs, Math.floor((available * BUDGET_SHARES.scan) / 1));
+  assert.equal(Math.floor(available * BUDGET_SHARES.scan), 88);
   assert.equal(plan.selflabel.epochs, MAX_EPOCHS.selflabel, "capped: 59 s would give 11");
   assert.equal(plan.pretext.epochs, Math.floor((available - 88 - 50) / 10));
+  // The 2 s that 45 whole pretext epochs leave go to SCAN, 1 s an epoch.
+  assert.equal(plan.scan.epochs, 88 + 2);
   const total = plan.pretext.seconds + plan.scan.seconds + plan.selflabel.seconds;
   assert.ok(total <= available, `planned ${total} s of ${available}`);
   assert.ok(!plan.pretext.fixed && !plan.scan.fixed && !plan.selflabel.fixed);
@@ -72,6 +74,16 @@ Deno.test("planBudget() counts each epoch's checkpoints (SCAN writes two)", () =
     [plan.pretext.seconds, plan.scan.seconds, plan.selflabel.seconds],
     [2 * 10.5, 2 * 2, 2 * 5.5],
   );
+});
+
+Deno.test("planBudget() gives self-labelling an epoch from the time whole epochs leave", () => {
+  // 3 min: 170 s to share; self-labelling's 17 s share is short of its 20 s epoch, and 40 s
+  // pretext epochs leave 25 s of the 145 s that SCAN's 25 leave them.
+  const slow = { ...timings, selflabelStep: 2, pretextStep: 4 };
+  const plan = planBudget(3, config, sizes, slow);
+  assert.equal(plan.selflabel.epochs, 1);
+  const total = plan.pretext.seconds + plan.scan.seconds + plan.selflabel.seconds;
+  assert.ok(total <= 170 && total > 170 - 10, `planned ${total} s of 170`);
 });
 
 Deno.test("planBudget() refuses a budget that is not a positive number", () => {
