@@ -72,6 +72,8 @@ export interface BudgetReport {
     readonly selflabel: { epochs: number; seconds: number };
     readonly overheadSeconds: number;
   };
+  /** Stages stopped at their deadline before their planned epochs: the epochs they did. */
+  readonly cut: Partial<Record<TrainingStage, number>>;
   readonly actual: {
     readonly pretext: number;
     readonly mining: number;
@@ -110,18 +112,26 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   const state = (await readJsonIfExists<RunState>(paths.state)) ?? emptyRunState();
   let config = run.config;
   let plan: BudgetPlan | undefined;
+  let budgetHook: StageContext["budget"];
   if (run.budget) {
     plan = await budgetPlan(run, paths, evaluation, threads, backend);
     const fixed = run.budget.fixedEpochs ?? {};
+    const epochs = (stage: TrainingStage) =>
+      fixed[stage] ?? plan!.cut?.[stage] ?? plan![stage].epochs;
     config = makeConfigFrom(config, {
-      pretext: { epochs: fixed.pretext ?? plan.pretext.epochs },
-      scan: { epochs: fixed.scan ?? plan.scan.epochs },
-      selflabel: { epochs: fixed.selflabel ?? plan.selflabel.epochs },
+      pretext: { epochs: epochs("pretext") },
+      scan: { epochs: epochs("scan") },
+      selflabel: { epochs: epochs("selflabel") },
     });
     // What is left of the budget: a resumed run has spent some of it already.
     const spent = state.pretext.seconds + state.mining.seconds + state.scan.seconds +
       state.selflabel.seconds;
-    setDeadline(started + (plan.minutes * 60 - spent) * 1000);
+    const deadline = started + (plan.minutes * 60 - spent) * 1000;
+    setDeadline(deadline);
+    budgetHook = deadlineHook(plan, fixed, deadline, async (cut) => {
+      plan = { ...plan!, cut };
+      await writeJsonAtomic(paths.plan, plan);
+    });
   }
   await checkConfig(paths, config);
   if (train.n <= config.neighbours) {
@@ -140,6 +150,7 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
     trainers: new StageTrainers(config),
     threads,
     backend,
+    budget: budgetHook,
   };
 
   const baseline = evaluation.labels
@@ -208,6 +219,40 @@ async function budgetPlan(
   return plan;
 }
 
+/**
+ * The stages' budget hook: a stage whose epochs the budget planned stops when its next epoch
+ * (as long as its last) would end after the deadline less what the later stages were planned
+ * to take; the cut is stored in the plan, so a resume does not train those epochs after all.
+ */
+export function deadlineHook(
+  plan: BudgetPlan,
+  fixed: Partial<Record<TrainingStage, number>>,
+  deadline: number,
+  record: (cut: Partial<Record<TrainingStage, number>>) => Promise<void>,
+): StageContext["budget"] {
+  const later: Record<TrainingStage, number> = {
+    pretext: plan.mining.seconds + plan.scan.seconds + plan.selflabel.seconds +
+      plan.overheadSeconds,
+    // SCAN's final head losses and the evaluation passes are most of the overhead.
+    scan: plan.selflabel.seconds + plan.overheadSeconds / 2,
+    selflabel: plan.overheadSeconds / 4,
+  };
+  const cut: Partial<Record<TrainingStage, number>> = { ...plan.cut };
+  return {
+    async proceed(stage, epochsDone, epochSeconds) {
+      if (fixed[stage] !== undefined) return true;
+      if (performance.now() + epochSeconds * 1000 <= deadline - later[stage] * 1000) return true;
+      logLine(
+        `budget: ${stage} stops after ${epochsDone} of ${plan[stage].epochs} planned epochs; ` +
+          `another (${epochSeconds.toFixed(0)}s) would end past its deadline`,
+      );
+      cut[stage] = epochsDone;
+      await record({ ...cut });
+      return false;
+    },
+  };
+}
+
 /** Planned and actual time per stage (actual over every session of a resumed run). */
 function budgetReport(plan: BudgetPlan, state: RunState, seconds: number): BudgetReport {
   const planned = (p: BudgetPlan["pretext"]) => ({ epochs: p.epochs, seconds: p.seconds });
@@ -220,6 +265,7 @@ function budgetReport(plan: BudgetPlan, state: RunState, seconds: number): Budge
       selflabel: planned(plan.selflabel),
       overheadSeconds: plan.overheadSeconds,
     },
+    cut: plan.cut ?? {},
     actual: {
       pretext: state.pretext.seconds,
       mining: state.mining.seconds,

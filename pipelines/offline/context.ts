@@ -27,6 +27,17 @@ export interface StageContext {
   readonly threads: number;
   /** Their compute backend. */
   readonly backend: BackendName;
+  /**
+   * With a time budget: asked after each epoch of a stage (but its last) whether another fits
+   * before the stage's deadline; false ends the stage early, and the plan records the cut.
+   */
+  readonly budget?: {
+    proceed(
+      stage: "pretext" | "scan" | "selflabel",
+      epochsDone: number,
+      epochSeconds: number,
+    ): Promise<boolean>;
+  };
 }
 
 /** Metrics of one stage on the evaluation images, when they have labels. */

@@ -64,6 +64,11 @@ export async function trainPretext(run: StageContext): Promise<ContrastiveModel>
       state.mining.done = false;
       await run.save();
       logLine(`pretext epoch ${epoch + 1}: NT-Xent ${loss.toFixed(4)}`);
+      // Budget hook: stop here when the next epoch would run past the pretext task's deadline.
+      const seconds = (performance.now() - t0) / 1000;
+      if (
+        epoch + 1 < epochs && !(await run.budget?.proceed("pretext", epoch + 1, seconds) ?? true)
+      ) break;
     }
   } finally {
     await pool.close();

@@ -100,6 +100,10 @@ export async function trainScan(
             losses.entropy[best].toFixed(4)
           }`,
       );
+      const seconds = (performance.now() - t0) / 1000;
+      if (epoch + 1 < epochs && !(await run.budget?.proceed("scan", epoch + 1, seconds) ?? true)) {
+        break;
+      }
     }
     trainer.dispose();
   }

@@ -53,6 +53,10 @@ export async function trainSelfLabel(
       logLine(
         `selflabel epoch ${epoch + 1}: cross-entropy ${loss.toFixed(4)}, confident ${confident}`,
       );
+      const seconds = (performance.now() - t0) / 1000;
+      if (
+        epoch + 1 < epochs && !(await run.budget?.proceed("selflabel", epoch + 1, seconds) ?? true)
+      ) break;
     }
     trainer.dispose();
   } else if (state.selflabel.epochs === 0) {

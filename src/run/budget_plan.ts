@@ -42,6 +42,8 @@ export interface BudgetPlan {
   readonly selflabel: StagePlan;
   /** Evaluation passes and the pool's start: time that no epoch count changes. */
   readonly overheadSeconds: number;
+  /** Stages stopped before their planned epochs at their deadline: the epochs they did. */
+  readonly cut?: Partial<Record<TrainingStage, number>>;
 }
 
 /** The training stages a budget is split across. */
