@@ -23,8 +23,9 @@ const plan: BudgetPlan = {
 Deno.test("deadlineHook() stops a stage whose next epoch would pass its deadline, and records it", async () => {
   const recorded: unknown[] = [];
   // 30 s left: the pretext task must leave 1 + 5 + 4 + 2 = 12 s to the later stages.
-  const hook = deadlineHook(plan, {}, performance.now() + 30_000, async (cut) => {
+  const hook = deadlineHook(plan, {}, performance.now() + 30_000, (cut) => {
     recorded.push(cut);
+    return Promise.resolve();
   })!;
   assert.equal(await hook.proceed("pretext", 1, 8), true, "8 s fits in 18");
   assert.equal(await hook.proceed("pretext", 2, 20), false, "20 s does not");
