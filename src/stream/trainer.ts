@@ -37,7 +37,8 @@ import { TrainingPool } from "../parallel/training_pool.ts";
 import type { ScanLosses } from "../stages/scan.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../util/atomic_write.ts";
 import { concatFloat32 } from "../util/concat.ts";
-import { Random } from "../util/random.ts";
+import type { Random } from "../util/random.ts";
+import { RandomStreams } from "../util/random_streams.ts";
 import { alignClusters, applyAlignment } from "./align_clusters.ts";
 import {
   type AssignmentEvent,
@@ -430,7 +431,7 @@ export class StreamTrainer {
     const { rounds, config } = this;
     // Counted locally and committed with the round: an aborted round leaves no trace in the state.
     const steps = { ...this.#state.steps };
-    const rng = new Random(config.seed * 104729 + steps.rounds);
+    const rng = new RandomStreams(config.seed).random("round.batches", steps.rounds);
     if (this.store.n < 2) return null;
     // A batch from the images stored now; more may arrive between steps.
     const sampled = (size: number) => {
@@ -503,12 +504,8 @@ export class StreamTrainer {
     if (scanReady) {
       const lists = this.#index.lists();
       const k = lists.listLength;
-      const scanSettings = {
-        learningRate: config.scan.learningRate,
-        entropyWeight: config.entropyWeight,
-        augmentation: augmentationOf(config),
-        seed: config.seed * 7919 + 2,
-      };
+      // The SCAN and self-labelling optimisers start their streams at the round they are made.
+      const at = { position: steps.rounds };
       for (let s = 0; s < rounds.scanSteps; s++) {
         await this.betweenSteps();
         if (signal?.aborted) return null;
@@ -522,13 +519,13 @@ export class StreamTrainer {
             rows(backbone, dim, anchors),
             rows(backbone, dim, picked),
             dim,
-            scanSettings,
+            at,
           );
         } else {
           losses = await this.#pool.scanOnImages(
             gatherBatch(view, anchors),
             gatherBatch(view, picked),
-            scanSettings,
+            at,
           );
         }
         const best = losses.total.indexOf(Math.min(...losses.total));
@@ -561,16 +558,7 @@ export class StreamTrainer {
           this.#selflabelHead = head;
           const { loss, confident, accepted: rows } = await this.#pool.selflabel(
             gatherBatch(current, batch),
-            {
-              fresh,
-              learningRate: config.selflabel.learningRate,
-              threshold: config.confidenceThreshold,
-              head,
-              augmentation: augmentationOf(config),
-              // A frozen backbone belongs to the pretext task, which goes on every round.
-              headOnly: config.clusterHeadOnly,
-              seed: config.seed * 49979687 + steps.rounds,
-            },
+            { fresh, head, at },
           );
           if (confident > 0) selflabelLosses.push(loss);
           // The latest pseudo-label of an image wins.
