@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { isRefusal, loadImageFile } from "../../src/image/load.ts";
 import { sha256Hex } from "../../src/image/hash.ts";
 import { encodePng } from "../../src/image/encode_png.ts";
-import { badFixtures } from "../../tasks/fixtures.ts";
+import { badFixtures } from "../../tools/fixtures.ts";
 
 const fixtures = new URL("../../fixtures/", import.meta.url).pathname;
 
