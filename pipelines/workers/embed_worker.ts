@@ -24,7 +24,7 @@ import { toPixels } from "../../src/image/to_input.ts";
 import { argmaxRows } from "../../src/operators/classify.ts";
 import { encodeEvent, refusalEvent } from "../../src/stream/events.ts";
 import { StreamModels } from "../../src/stream/stream_models.ts";
-import { json, type Reply } from "../../src/transport/bus.ts";
+import { json, JSON_HEADERS, publishJson, type Reply } from "../../src/transport/bus.ts";
 import { CLASSIFY_MAX_BYTES, type ClassifyReply } from "../../src/transport/classify_protocol.ts";
 import {
   type CheckpointAnnouncement,
@@ -121,7 +121,7 @@ export async function runEmbedWorker(
   const responder = ctx.bus.reply(s.classify, async (msg): Promise<Reply> => {
     const reply = await classifyBytes(msg.payload, config, served);
     counts.classified++;
-    return { payload: encodeEvent(reply), headers: { "content-type": "application/json" } };
+    return { payload: encodeEvent(reply), headers: JSON_HEADERS };
   }, { queue: "classify" });
 
   try {
@@ -178,10 +178,10 @@ async function embedBatch(
     } catch (error) {
       const reason = (error as Error).message;
       ctx.log(`refused a message on ${item.message.subject}: ${reason}`);
-      await ctx.bus.publish(
+      await publishJson(
+        ctx.bus,
         s.errors,
-        encodeEvent(refusalEvent({ path: item.message.headers["scan-path"] ?? "?", reason })),
-        { headers: { "content-type": "application/json" } },
+        refusalEvent({ path: item.message.headers["scan-path"] ?? "?", reason }),
       );
       item.term();
     }

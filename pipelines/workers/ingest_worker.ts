@@ -19,7 +19,8 @@ import {
 } from "../../src/ingest/ingest.ts";
 import { divertRefusals } from "../../src/operators/divert_refusals.ts";
 import { publishEach } from "../../src/operators/publish_each.ts";
-import { encodeEvent, refusalEvent } from "../../src/stream/events.ts";
+import { refusalEvent } from "../../src/stream/events.ts";
+import { publishJson } from "../../src/transport/bus.ts";
 import { startHeartbeat } from "../../src/transport/pipeline_state.ts";
 import { encodeImageMessage } from "../../src/transport/stage_messages.ts";
 import { subjects } from "../../src/transport/subjects.ts";
@@ -61,10 +62,7 @@ export async function runIngestWorker(
 
   const publishRefusal = async (refusal: IngestRefusal) => {
     const event = refusalEvent({ path: refusal.path, reason: refusal.reason });
-    await ctx.bus.publish(s.errors, encodeEvent(event), {
-      headers: { "content-type": "application/json" },
-      msgId: `refusal:${refusal.path}`,
-    });
+    await publishJson(ctx.bus, s.errors, event, `refusal:${refusal.path}`);
     counts.refused++;
     ctx.log(`refused ${refusal.path}: ${refusal.reason}`);
   };

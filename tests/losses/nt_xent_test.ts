@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../../src/backend/backend.ts";
 import { ntXentLoss, simclrLoss } from "../../src/losses/nt_xent.ts";
 import { Random } from "../../src/util/random.ts";
+import { assertClose } from "../_assert.ts";
 
 await initBackend("wasm");
 
@@ -16,13 +17,6 @@ const reference = JSON.parse(
     new URL("../../fixtures/reference/scan_reference_values.json", import.meta.url),
   ),
 ) as { simclr_official: FeatureCase[]; ntxent_symmetric: FeatureCase[] };
-
-function assertClose(actual: number, expected: number, rtol = 1e-4, atol = 1e-6): void {
-  assert.ok(
-    Math.abs(actual - expected) <= atol + rtol * Math.abs(expected),
-    `expected ${expected}, got ${actual}`,
-  );
-}
 
 /** Evaluate a loss with a leak check around it. */
 function evaluate(fn: () => tf.Scalar): number {

@@ -28,14 +28,14 @@ import type { RoundConfig } from "../src/stream/round_config.ts";
 import { json } from "../src/transport/bus.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "./_cli.ts";
+import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "../tasks/_cli.ts";
 import type { DriverReply, DriverRequest, ImageSource } from "./_bench_stream_protocol.ts";
 import {
   openStreamBus,
   STREAM_CONFIG_OPTIONS,
   type StreamBus,
   streamSettings,
-} from "./_stream_setup.ts";
+} from "../tasks/_stream_setup.ts";
 
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist/t10k";
 const SHAPES = "fixtures/shapes";

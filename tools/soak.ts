@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startStream } from "../pipelines/stream.ts";
 import { makeConfig } from "../src/config.ts";
-import { synthesizeShapes } from "../src/data/synthetic.ts";
+import { synthesizeShapes } from "./synthetic.ts";
 import { readIdx } from "../src/data/idx.ts";
 import { encodePng } from "../src/image/encode_png.ts";
 import { sha256Hex } from "../src/image/hash.ts";
@@ -28,7 +28,7 @@ import { findNatsServer, type NatsServer, startNatsServer } from "../src/transpo
 import { subjects } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
 import type { WriteReply, WriteRequest } from "./_soak_writer.ts";
-import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "./_cli.ts";
+import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "../tasks/_cli.ts";
 
 const USAGE = `usage: deno task soak [--images N] [--after M] [--rate R] [--bus nats|memory]
     [--stall] [--per-worker K] [--dir DIR] [--timeout-s T] [--backend wasm|cpu|tensorflow]
