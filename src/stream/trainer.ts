@@ -153,8 +153,8 @@ export class StreamTrainer {
   readonly stateDir: string | undefined;
   readonly store: ImageStore;
   /**
-   * Awaited between training steps (default: one macrotask), so new images are served there; the
-   * stream sets a gate that waits for them (`servingFirst`).
+   * Awaited between training steps (default: one macrotask). The steps run in the pool, so this
+   * thread is free during them anyway; tests use it to act between steps.
    */
   betweenSteps: () => Promise<void> = macrotask;
   readonly #index: NeighbourIndex;
