@@ -27,6 +27,7 @@ export const STREAM_CONFIG_OPTIONS = {
   "scan-steps": { type: "string" },
   "selflabel-steps": { type: "string" },
   "warmup-steps": { type: "string" },
+  "warmup-seconds": { type: "string" },
   "selflabel-after": { type: "string" },
   "min-images": { type: "string" },
   threads: { type: "string" },
@@ -52,6 +53,7 @@ export function streamSettings(
     ["scanSteps", "scan-steps"],
     ["selflabelSteps", "selflabel-steps"],
     ["warmupSteps", "warmup-steps"],
+    ["warmupSeconds", "warmup-seconds"],
     ["selflabelAfter", "selflabel-after"],
     ["minImages", "min-images"],
   ]);

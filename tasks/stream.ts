@@ -21,7 +21,7 @@ const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] 
     [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
     [--clusters C] [--labels L] [--preset NAME] [--backend wasm|cpu|tensorflow] [--threads N]
     [--input-size S] [--heads N] [--neighbours K] [--seed N]
-    [--pretext-steps N] [--scan-steps N] [--selflabel-steps N] [--warmup-steps N]
+    [--pretext-steps N] [--scan-steps N] [--selflabel-steps N] [--warmup-steps N] [--warmup-seconds S]
     [--selflabel-after N] [--min-images N] [--board PORT]
 
   DIR: the directory to watch (only read); existing images first, then new ones as they land.

@@ -163,6 +163,8 @@ export class StreamTrainer {
   readonly #serving: StreamModels;
   /** The kept head the pool's self-labelling optimiser was made for; -1: none yet. */
   #selflabelHead = -1;
+  /** Seconds of pretext steps in this run (for the warm-up; not saved: steps are). */
+  #pretextSeconds = 0;
   #state: TrainerState;
   readonly #assigned: Map<string, Assigned>;
   readonly #refused: Set<string>;
@@ -288,6 +290,12 @@ export class StreamTrainer {
     };
   }
 
+  /** Whether the backbone has had its warm-up: enough pretext steps, or seconds of them. */
+  #warm(pretextSteps: number): boolean {
+    return pretextSteps >= this.rounds.warmupSteps ||
+      this.#pretextSeconds >= this.rounds.warmupSeconds;
+  }
+
   /** Training threads. */
   get threads(): number {
     return this.#pool.threads;
@@ -305,7 +313,7 @@ export class StreamTrainer {
   get resting(): boolean {
     const unchangedStore = this.store.n === this.#imagesAtLastRound;
     if (!this.clustering) {
-      return unchangedStore && this.#state.steps.pretext >= this.rounds.warmupSteps &&
+      return unchangedStore && this.#warm(this.#state.steps.pretext) &&
         this.store.n < this.rounds.minImages;
     }
     return unchangedStore && this.#quiet >= this.rounds.patience;
@@ -443,12 +451,14 @@ export class StreamTrainer {
     for (let s = 0; s < rounds.pretextSteps; s++) {
       await this.betweenSteps();
       if (signal?.aborted) return null;
+      const stepStarted = performance.now();
       const { loss } = await this.#pool.pretextStep(sampled(config.pretext.batchSize), {
         learningRate: config.pretext.learningRate,
         temperature: config.temperature,
         seed: rng.int(2 ** 31),
         augmentation: augmentationOf(config),
       });
+      this.#pretextSeconds += (performance.now() - stepStarted) / 1000;
       pretextLosses.push(loss);
       steps.pretext++;
     }
@@ -500,7 +510,7 @@ export class StreamTrainer {
     /** Image id -> pseudo-label in the head's own cluster ids. */
     const accepted = new Map<string, { cluster: number; confidence: number }>();
     let head = this.#state.head;
-    const scanReady = view.n >= rounds.minImages && steps.pretext >= rounds.warmupSteps;
+    const scanReady = view.n >= rounds.minImages && this.#warm(steps.pretext);
     if (scanReady) {
       const lists = this.#index.lists();
       const k = lists.listLength;
