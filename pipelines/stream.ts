@@ -48,6 +48,7 @@ import { type RoundReport, StreamTrainer } from "../src/stream/trainer.ts";
 import { servingFirst } from "../src/stream/serving_first.ts";
 import { trainingLoop } from "../src/stream/training_loop.ts";
 import type { Bus } from "../src/transport/bus.ts";
+import { hashedMessageId } from "../src/transport/message_id.ts";
 import { Outbox } from "../src/transport/outbox.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { encodeTensor } from "../src/transport/tensor_codec.ts";
@@ -130,7 +131,9 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   const counts = { ingested: 0, refused: 0, assigned: 0, updates: 0 };
   const batchSize = options.batchSize ?? 32;
   const credits = new Credits(options.maxBuffered ?? 4 * batchSize);
-  const outbox = new Outbox(options.maxPendingPublishes ?? 512);
+  const outbox = new Outbox(options.maxPendingPublishes ?? 512, {
+    onDropped: (error) => log(`dropped a message that can never be published: ${describe(error)}`),
+  });
   /** Ids whose assignment is made but not yet on the bus: not saved as published. */
   const unconfirmed = new Set<string>();
   const stopping = new Subject<void>();
@@ -153,7 +156,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
         () =>
           bus.publish(s.errors, encodeEvent(event), {
             headers: JSON_HEADERS,
-            msgId: `refusal:${refusal.path}`,
+            msgId: hashedMessageId("refusal", refusal.path),
           }),
         () => counts.refused++,
       );
@@ -318,6 +321,10 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       return done;
     },
   };
+}
+
+function describe(error: unknown): string {
+  return printable(error instanceof Error ? error.message : String(error));
 }
 
 /** A round as one progress line (the cluster worker logs the same). */
