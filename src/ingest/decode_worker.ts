@@ -14,6 +14,8 @@ export interface DecodeRequest {
   seq: number;
   /** Absolute path of the file to read. */
   path: string;
+  /** The watched directory (real path): the file opened must lie inside it (`LoadOptions`). */
+  root?: string;
   /** Side S of the stored image: the reply's pixels are S * S * 3 bytes. */
   size: number;
   limits: Partial<ImageLimits>;
@@ -34,10 +36,10 @@ const scope = globalThis as unknown as WorkerScope;
 const backend = initBackend("cpu");
 
 scope.onmessage = async (event) => {
-  const { seq, path, size, limits } = event.data;
+  const { seq, path, root, size, limits } = event.data;
   try {
     await backend;
-    const loaded = await loadImageFile(path, limits);
+    const loaded = await loadImageFile(path, limits, { root });
     if (isRefusal(loaded)) {
       scope.postMessage({ seq, ok: false, reason: loaded.reason });
       return;

@@ -134,7 +134,8 @@ async function readOne(
   }
   const inside = await resolveInside(root, file.path);
   if (!inside.ok) return { path: file.relative, reason: inside.reason };
-  const result = await pool.decode(inside.real);
+  // The check and the open are separate: the worker checks what it opened against `root`.
+  const result = await pool.decode(inside.real, root);
   if (!isDecoded(result)) return { path: file.relative, reason: result.reason };
   const { id, width, height, pixels } = result;
   return { id, path: file.relative, width, height, pixels, receivedAt: file.receivedAt };
