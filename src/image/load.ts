@@ -89,10 +89,24 @@ export async function loadImageFile(
   } catch (error) {
     return { path, reason: describeFsError(error) };
   }
-  const decoded = await decodeImage(bytes, resolved);
-  if (!decoded.ok) return { path, reason: decoded.reason };
+  return await loadImageBytes(path, bytes, resolved);
+}
+
+/**
+ * Decode image bytes that did not come from a file (a classify request), as `loadImageFile`
+ * decodes a file's; `label` stands for the path in the result.
+ *
+ * @throws {RangeError} only for invalid limits.
+ */
+export async function loadImageBytes(
+  label: string,
+  bytes: Uint8Array,
+  limits: Partial<ImageLimits> = {},
+): Promise<LoadedImage | Refusal> {
+  const decoded = await decodeImage(bytes, resolveLimits(limits));
+  if (!decoded.ok) return { path: label, reason: decoded.reason };
   const id = await sha256Hex(bytes);
-  return { path, id, width: decoded.width, height: decoded.height, rgb: decoded.rgb };
+  return { path: label, id, width: decoded.width, height: decoded.height, rgb: decoded.rgb };
 }
 
 /** `open(2)` with `flags`, as a handle that `await using` closes. */

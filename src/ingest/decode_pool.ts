@@ -50,6 +50,7 @@ interface Job {
   seq: number;
   path: string;
   root: string | undefined;
+  bytes: Uint8Array | undefined;
   retried: boolean;
   timer: ReturnType<typeof setTimeout>;
   slot: Slot;
@@ -128,6 +129,28 @@ export class DecodePool {
     });
   }
 
+  /**
+   * Decode image bytes (a classify request) in a worker, under the same limits, time limit and
+   * concurrency as files. Never rejects: every failure is a refusal, with `label` as its path.
+   */
+  decodeBytes(bytes: Uint8Array, label = "request"): Promise<IngestResult> {
+    if (this.#closed) {
+      return Promise.resolve({ path: label, reason: "not decoded: the decoder was stopped" });
+    }
+    return new Promise((resolve) => {
+      const job = {
+        seq: ++this.#seq,
+        path: label,
+        root: undefined,
+        bytes,
+        retried: false,
+        resolve,
+      } as Job;
+      this.#waiting.push(job);
+      this.#drain();
+    });
+  }
+
   /** Terminate the workers; files in flight are refused. */
   close(): void {
     if (this.#closed) return;
@@ -144,7 +167,14 @@ export class DecodePool {
     slot.jobs.add(job);
     job.timer = setTimeout(() => this.#timeout(job), this.#options.timeoutMs);
     const { size, limits } = this.#options;
-    const request: DecodeRequest = { seq: job.seq, path: job.path, root: job.root, size, limits };
+    const request: DecodeRequest = {
+      seq: job.seq,
+      path: job.path,
+      root: job.root,
+      bytes: job.bytes,
+      size,
+      limits,
+    };
     slot.worker.postMessage(request);
   }
 
