@@ -22,6 +22,7 @@
  * the decoder instead of growing a queue. An assignment counts as published in the saved state
  * only once the bus has it, so a crash during an outage loses no assignment event.
  */
+import { JSON_HEADERS } from "../src/transport/bus.ts";
 import { concatMap, from, lastValueFrom, Subject, takeUntil } from "rxjs";
 import type { ScanConfig } from "../src/config.ts";
 import {
@@ -47,6 +48,7 @@ import type { StoredImage } from "../src/stream/store.ts";
 import { type RoundReport, StreamTrainer } from "../src/stream/trainer.ts";
 import { trainingLoop } from "../src/stream/training_loop.ts";
 import type { Bus } from "../src/transport/bus.ts";
+import { hashedMessageId } from "../src/transport/message_id.ts";
 import { Outbox } from "../src/transport/outbox.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { encodeTensor } from "../src/transport/tensor_codec.ts";
@@ -112,8 +114,6 @@ export interface RunningStream {
   stop(): Promise<StreamSummary>;
 }
 
-const JSON_HEADERS = { "content-type": "application/json" };
-
 /**
  * Start a stream on `options.watch`; resumes from `options.stateDir` when it holds a state.
  *
@@ -132,7 +132,9 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   const counts = { ingested: 0, refused: 0, assigned: 0, updates: 0 };
   const batchSize = options.batchSize ?? 32;
   const credits = new Credits(options.maxBuffered ?? 4 * batchSize);
-  const outbox = new Outbox(options.maxPendingPublishes ?? 512);
+  const outbox = new Outbox(options.maxPendingPublishes ?? 512, {
+    onDropped: (error) => log(`dropped a message that can never be published: ${describe(error)}`),
+  });
   /** Ids whose assignment is made but not yet on the bus: not saved as published. */
   const unconfirmed = new Set<string>();
   const stopping = new Subject<void>();
@@ -152,7 +154,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
         () =>
           bus.publish(s.errors, encodeEvent(event), {
             headers: JSON_HEADERS,
-            msgId: `refusal:${refusal.path}`,
+            msgId: hashedMessageId("refusal", refusal.path),
           }),
         () => counts.refused++,
       );
@@ -312,6 +314,10 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       return done;
     },
   };
+}
+
+function describe(error: unknown): string {
+  return printable(error instanceof Error ? error.message : String(error));
 }
 
 /** A round as one progress line (the cluster worker logs the same). */

@@ -12,7 +12,14 @@ import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
 import { logLine } from "../src/util/progress.ts";
-import { pipelineNameFlag, required, runTask, selectBackend, stopOnSignals } from "./_cli.ts";
+import {
+  pipelineNameFlag,
+  required,
+  runTask,
+  selectBackend,
+  stateOutsideWatch,
+  stopOnSignals,
+} from "./_cli.ts";
 import { NATS_FLAGS, natsAuthOrUsage } from "./_nats_cli.ts";
 import { openStreamBus, STREAM_CONFIG_OPTIONS, streamSettings } from "./_stream_setup.ts";
 import { boardPort } from "./board.ts";
@@ -57,6 +64,7 @@ await runTask(USAGE, async () => {
   const { config, rounds, threads } = streamSettings(values);
   const port = values.board === undefined ? undefined : boardPort(values.board, "--board", 0);
   const stateDir = values.state ?? join(".scanstream", name);
+  await stateOutsideWatch(watch, stateDir);
   const labels = values.labels === undefined ? undefined : await readLabels(values.labels);
   const backend = await selectBackend(values.backend);
 

@@ -14,6 +14,7 @@ import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
 import { PipelineState } from "../src/transport/pipeline_state.ts";
 import { logLine } from "../src/util/progress.ts";
+import { printable } from "../src/util/quote.ts";
 import {
   optionalNumber,
   pipelineNameFlag,
@@ -114,7 +115,8 @@ await runTask(USAGE, async () => {
       name,
       id,
       signal: controller.signal,
-      log: (line) => logLine(`${id}: ${line}`),
+      // Stages log header text and error messages that may repeat it: one line, escaped.
+      log: (line) => logLine(`${id}: ${printable(line)}`),
     };
     logLine(`worker ${id}: running (backend ${backend})`);
     let summary: object;

@@ -34,7 +34,7 @@ import type { RoundConfig } from "../../src/stream/round_config.ts";
 import type { StoredImage } from "../../src/stream/store.ts";
 import { StreamTrainer } from "../../src/stream/trainer.ts";
 import { trainingLoop } from "../../src/stream/training_loop.ts";
-import { publishJson } from "../../src/transport/bus.ts";
+import { JSON_HEADERS, publishJson } from "../../src/transport/bus.ts";
 import {
   type CheckpointAnnouncement,
   PipelineState,
@@ -87,7 +87,6 @@ interface Joined {
   readonly features: EmbeddingMessage;
 }
 
-const JSON_HEADERS = { "content-type": "application/json" };
 const STATE_KEY_SUMMARY = "summary";
 
 /** Run until `ctx.signal` aborts; then drain, save the state and return. */

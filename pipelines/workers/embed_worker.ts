@@ -19,8 +19,7 @@
 import { join } from "node:path";
 import type { ScanConfig } from "../../src/config.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
-import { decodeImage } from "../../src/image/decode.ts";
-import { toPixels } from "../../src/image/to_input.ts";
+import { RequestDecoder } from "../../src/ingest/request_decoder.ts";
 import { argmaxRows } from "../../src/operators/classify.ts";
 import { encodeEvent, refusalEvent } from "../../src/stream/events.ts";
 import { StreamModels } from "../../src/stream/stream_models.ts";
@@ -118,8 +117,13 @@ export async function runEmbedWorker(
     processed: counts.embedded,
     checkpoint: served?.announcement.checkpoint,
   }));
+  // Requests decode in a worker, under ingest's time limit and a concurrency bound.
+  const requests = new RequestDecoder({
+    size: config.inputSize,
+    limits: { maxBytes: CLASSIFY_MAX_BYTES },
+  });
   const responder = ctx.bus.reply(s.classify, async (msg): Promise<Reply> => {
-    const reply = await classifyBytes(msg.payload, config, served);
+    const reply = await classifyBytes(msg.payload, config, served, requests);
     counts.classified++;
     return { payload: encodeEvent(reply), headers: JSON_HEADERS };
   }, { queue: "classify" });
@@ -146,6 +150,7 @@ export async function runEmbedWorker(
     }
   } finally {
     responder.unsubscribe();
+    requests.close();
     watching.unsubscribe();
     await stopHeartbeat();
     served?.models.dispose();
@@ -230,6 +235,7 @@ async function classifyBytes(
   bytes: Uint8Array,
   config: ScanConfig,
   served: Served | undefined,
+  requests: RequestDecoder,
 ): Promise<ClassifyReply> {
   if (bytes.byteLength > CLASSIFY_MAX_BYTES) {
     throw new RangeError(
@@ -240,13 +246,17 @@ async function classifyBytes(
   if (served === undefined || served.announcement.modelVersion === 0) {
     throw new Error("Cannot classify: there is no clustering yet, current model version is 0");
   }
-  const decoded = await decodeImage(bytes, { maxBytes: CLASSIFY_MAX_BYTES });
-  if (!decoded.ok) throw new Error(`Cannot classify: ${decoded.reason}`);
+  let pixels: Uint8Array;
+  try {
+    pixels = (await requests.decode(bytes)).pixels;
+  } catch (error) {
+    throw new Error(`Cannot classify: ${(error as Error).message}`);
+  }
   const size = config.inputSize;
   const dataset: Dataset = {
     n: 1,
     size,
-    pixels: toPixels(decoded.rgb, decoded.width, decoded.height, size),
+    pixels,
     ids: ["request"],
     paths: ["request"],
   };

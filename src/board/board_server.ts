@@ -31,6 +31,10 @@ export interface BoardOptions {
   readonly connection?: Observable<ConnectionChange>;
   /** Shortest pause between two pushes. Default 250 ms. */
   readonly pushEveryMs?: number;
+  /** Most event streams open at once (one more gets 503). Default 64. */
+  readonly maxConnections?: number;
+  /** Most bytes waiting for one event stream before it is dropped. Default 1 MiB. */
+  readonly maxBufferedBytes?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -74,7 +78,10 @@ export function startBoard(options: BoardOptions): RunningBoard {
     neighbours: images.hasNeighbours,
     connection: options.connection === undefined ? "in-process" : "connected",
   });
-  const hub = new SseHub();
+  const hub = new SseHub({
+    maxConnections: options.maxConnections,
+    maxBufferedBytes: options.maxBufferedBytes,
+  });
   const pushEveryMs = options.pushEveryMs ?? 250;
   let pending: ReturnType<typeof setTimeout> | undefined;
   const stopListening = state.onChange(() => {

@@ -88,6 +88,18 @@ export class ImageStore {
     return this.#indexOfId.get(id) ?? -1;
   }
 
+  /** Where image `i` came from: O(1), unlike `view()`, which copies every id and path. */
+  pathOf(i: number): string {
+    this.#checkIndex(i);
+    return this.#paths[i];
+  }
+
+  /** Image `i`'s pixels (S*S*3 bytes, shared with the store, never rewritten): O(1). */
+  pixelsOf(i: number): Uint8Array {
+    this.#checkIndex(i);
+    return this.#pixels.subarray(i * this.#stride, (i + 1) * this.#stride);
+  }
+
   /** When image `i` was ingested, ms since the epoch. */
   receivedAt(i: number): number {
     this.#checkIndex(i);

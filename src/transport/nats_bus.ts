@@ -59,6 +59,7 @@ import {
   type SubscribeOptions,
   type Unsubscribable,
 } from "./bus.ts";
+import { printable } from "../util/quote.ts";
 import { durableSubjects, streamName, subjectMatches, validatePipelineName } from "./subjects.ts";
 
 /** One change of a NATS connection, as `NatsBus.connectionChanges` reports it. */
@@ -521,7 +522,8 @@ export class NatsBus implements Bus {
       reply = await handler(toBusMessage(msg));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      reply = { payload: new Uint8Array(0), headers: { [ERROR_HEADER]: reason } };
+      // A header value is one line: a reason repeating a file name may hold CR or LF.
+      reply = { payload: new Uint8Array(0), headers: { [ERROR_HEADER]: printable(reason) } };
     }
     if (this.#closing !== undefined || this.#nc.isClosed()) return;
     msg.respond(reply.payload, { headers: toHeaders(reply.headers) });
