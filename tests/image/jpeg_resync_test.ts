@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { decodeImage } from "../../src/image/decode.ts";
-import { encodeJpeg } from "../../src/image/encode_jpeg.ts";
+import { encodeJpeg } from "../../tools/encode_jpeg.ts";
 import { readHeader } from "../../src/image/header.ts";
 
 /** The segment starting with marker `marker` (FF xx) in `bytes`: its offset. */

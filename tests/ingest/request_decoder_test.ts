@@ -3,7 +3,7 @@
  * under a time limit and a concurrency bound, never on the service's main thread.
  */
 import assert from "node:assert/strict";
-import { encodeJpeg } from "../../src/image/encode_jpeg.ts";
+import { encodeJpeg } from "../../tools/encode_jpeg.ts";
 import { RequestDecoder } from "../../src/ingest/request_decoder.ts";
 import { fixtures, SANITIZE } from "./_helpers.ts";
 
