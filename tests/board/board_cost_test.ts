@@ -2,7 +2,7 @@
  * Finding 8 of issue 13: board requests cost O(N) on the serving thread: a thumbnail copied
  * every id and path of the store (`store.view()`), and every snapshot sorted every member of
  * every cluster. A lookup reads one image; a snapshot is built once per change and chooses each
- * grid's top without sorting the cluster (`tasks/bench_board.ts` measures both at 100k).
+ * grid's top without sorting the cluster (`tools/bench_board.ts` measures both at 100k).
  */
 import assert from "node:assert/strict";
 import { BoardState } from "../../src/board/board_state.ts";

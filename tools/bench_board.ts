@@ -3,7 +3,7 @@
  * thumbnail's image lookup, a detail request, and a snapshot (SSE connect, /api/snapshot, each
  * push). Prints one JSON line of milliseconds per request (mean over repeats).
  *
- * `deno run --allow-read --allow-env tasks/bench_board.ts [N=100000] [clusters=10]`
+ * `deno run --allow-read --allow-env tools/bench_board.ts [N=100000] [clusters=10]`
  */
 import { BoardState } from "../src/board/board_state.ts";
 import { streamImageSource } from "../src/board/image_source.ts";
