@@ -73,7 +73,10 @@ export interface StreamOptions {
    * from the config.
    */
   readonly ingest?: Omit<Partial<IngestOptions>, "size" | "knownIds">;
-  /** Images per serving batch (default 32) and longest wait for a batch to fill (default 200). */
+  /**
+   * Images per serving batch (default 32) and longest wait for a batch to fill (default
+   * `SERVING_WINDOW_MS`).
+   */
   readonly batchSize?: number;
   readonly batchWaitMs?: number;
   /** Most decoded images waiting to be stored (default 4 batches). */
@@ -101,6 +104,13 @@ export interface StreamSummary {
   /** Images in the store at the end. */
   readonly images: number;
 }
+
+/**
+ * The default longest wait of an image for its serving batch to fill. Short, since this thread
+ * only serves: a batch of one or two images costs a few milliseconds, and training never holds
+ * the thread (it runs in the pool). It bounds the latency from file to assignment.
+ */
+export const SERVING_WINDOW_MS = 50;
 
 /** A running stream. */
 export interface RunningStream {
@@ -233,7 +243,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
     }).pipe(
       takeUntil(stopping),
       divertRefusals<IngestedImage, IngestRefusal>(isIngestRefusal, publishRefusal),
-      batchWithin(batchSize, options.batchWaitMs ?? 200),
+      batchWithin(batchSize, options.batchWaitMs ?? SERVING_WINDOW_MS),
       concatMap(async (batch) => {
         let added: StoredImage[];
         try {

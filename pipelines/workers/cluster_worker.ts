@@ -50,7 +50,7 @@ import {
 } from "../../src/transport/stage_messages.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { concatFloat32 } from "../../src/util/concat.ts";
-import { describeRound } from "../stream.ts";
+import { describeRound, SERVING_WINDOW_MS } from "../stream.ts";
 import { MODEL_KEY } from "./embed_worker.ts";
 import { now, shareConfig, type WorkerContext } from "./worker_context.ts";
 
@@ -62,7 +62,7 @@ export interface ClusterWorkerOptions {
   readonly stateDir: string;
   /** Ground truth, path -> class name; only for the metrics of updates. */
   readonly labels?: ReadonlyMap<string, string>;
-  /** Images per add (default 32) and longest wait for a batch (default 200 ms). */
+  /** Images per add (default 32) and longest wait for a batch (default `SERVING_WINDOW_MS`). */
   readonly batchSize?: number;
   readonly batchWaitMs?: number;
   /** Training threads (default: all cores but one, at least one). */
@@ -249,7 +249,7 @@ export async function runClusterWorker(
     merge(images, embeddings).pipe(
       takeUntil(stopping),
       filter((joined): joined is Joined => joined !== undefined),
-      batchWithin(options.batchSize ?? 32, options.batchWaitMs ?? 200),
+      batchWithin(options.batchSize ?? 32, options.batchWaitMs ?? SERVING_WINDOW_MS),
       concatMap(async (batch) => {
         // Checked now, in this synchronous section: a round may have ended since they arrived.
         const round = trainer.serving.round;
