@@ -13,6 +13,11 @@ import {
   type PipelineSummary,
 } from "../src/transport/pipeline_state.ts";
 import { streamName } from "../src/transport/subjects.ts";
+import { summarySchema } from "../src/protocol/kv.ts";
+import { announcementSchema } from "../src/protocol/models.ts";
+import type { Schema } from "../src/protocol/parse.ts";
+import { logLine } from "../src/util/progress.ts";
+import { printable } from "../src/util/quote.ts";
 import { MODEL_KEY } from "../pipelines/workers/embed_worker.ts";
 import { pipelineNameFlag, runTask } from "./_cli.ts";
 import { connectNats, NATS_CREDENTIALS_USAGE, NATS_FLAGS, natsUrlOrLocal } from "./_nats_cli.ts";
@@ -63,8 +68,8 @@ await runTask(USAGE, async () => {
       workers: await state.heartbeats(),
       consumers: consumers.sort((a, b) => a.name.localeCompare(b.name)),
       messages: stream.state.subjects ?? {},
-      model: await PipelineState.read<CheckpointAnnouncement>(state.state, MODEL_KEY),
-      summary: await PipelineState.read<PipelineSummary>(state.state, "summary"),
+      model: await readOrReport(state, MODEL_KEY, announcementSchema()),
+      summary: await readOrReport(state, "summary", summarySchema()),
     };
     if (values.json) console.log(JSON.stringify(status));
     else console.log(describe(status));
@@ -72,6 +77,20 @@ await runTask(USAGE, async () => {
     await bus.close();
   }
 });
+
+/** A state-bucket value, or undefined with the reason on stderr when it is malformed. */
+async function readOrReport<T>(
+  state: PipelineState,
+  key: string,
+  schema: Schema<T>,
+): Promise<T | undefined> {
+  try {
+    return await PipelineState.read(state.state, key, schema);
+  } catch (error) {
+    logLine(`status: ${printable((error as Error).message)}`);
+    return undefined;
+  }
+}
 
 function describe(status: {
   pipeline: string;

@@ -89,6 +89,7 @@ await runTask(USAGE, async () => {
         name,
         port,
         images: streamImageSource(stream.trainer),
+        clusters: config.clusters,
         connection: bus instanceof NatsBus ? bus.connectionChanges() : undefined,
         log: logLine,
       });

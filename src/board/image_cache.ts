@@ -11,7 +11,20 @@ import type { BoardImage, BoardNeighbour, ImageSource } from "./image_source.ts"
 /** Images received on the `images` subject. */
 export class ImageCache implements ImageSource {
   readonly hasNeighbours = false;
+  /** Insertion order is age: the first entry is the least recently added. */
   readonly #images = new Map<string, BoardImage>();
+  /** Most images kept; the oldest go first. */
+  readonly limit: number;
+
+  /** @throws {RangeError} when `limit` is not a positive integer. Default 20 000. */
+  constructor(limit = 20_000) {
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new RangeError(
+        `Cannot create image cache: limit must be a positive integer, current value is ${limit}`,
+      );
+    }
+    this.limit = limit;
+  }
 
   /** Images held. */
   get size(): number {
@@ -48,7 +61,10 @@ export class ImageCache implements ImageSource {
       // A path that is not valid URI encoding is shown as the id.
     }
     const image: BoardImage = { id, path, size: shape[0], pixels: data };
+    this.#images.delete(id);
     this.#images.set(id, image);
+    // Bounded: a board left running on a long stream keeps the newest images only.
+    while (this.#images.size > this.limit) this.#images.delete(this.#images.keys().next().value!);
     return image;
   }
 

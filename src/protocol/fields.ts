@@ -25,8 +25,7 @@ export const MAX_PATH_LENGTH = 4096;
 export const MAX_TEXT_LENGTH = 4096;
 
 /** A number of any value (NaN and infinities too: `finite` refuses those with its own words). */
-export const anyNumber = () =>
-  v.custom<number>((value) => typeof value === "number", "a number");
+export const anyNumber = () => v.custom<number>((value) => typeof value === "number", "a number");
 
 /** A non-empty string of at most `max` characters. */
 export const text = (max = MAX_TEXT_LENGTH) =>
@@ -72,7 +71,8 @@ export const checkpoint = () =>
   );
 
 /** A finite number. */
-export const finite = () => v.pipe(anyNumber(), v.check((n: number) => Number.isFinite(n), "finite"));
+export const finite = () =>
+  v.pipe(anyNumber(), v.check((n: number) => Number.isFinite(n), "finite"));
 
 /** A finite number in [lo, hi]. */
 export const bounded = (lo: number, hi: number) =>
@@ -104,4 +104,5 @@ export const list = <T>(item: v.GenericSchema<unknown, T>, max?: number) =>
   );
 
 /** A frozen object. */
-export const frozen = <T extends object>() => v.transform((o: T) => Object.freeze(o) as Readonly<T>);
+export const frozen = <T extends object>() =>
+  v.transform((o: T) => Object.freeze(o) as Readonly<T>);
