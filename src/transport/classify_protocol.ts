@@ -14,16 +14,6 @@ export const CLASSIFY_MAX_BYTES = 1_000_000;
 
 export type { ClassifyReply } from "../protocol/classify.ts";
 
-/** Stable cluster id, as in the assignments. */
-  readonly cluster: number;
-  /** Probability of that cluster under the serving head. */
-  readonly confidence: number;
-  /** The clustering version the cluster id belongs to. */
-  readonly modelVersion: number;
-  /** The checkpoint (training round) whose networks answered. */
-  readonly checkpoint: number;
-}
-
 /**
  * Ask the service of pipeline `pipeline` for the cluster of `bytes`.
  *
