@@ -47,6 +47,7 @@ import {
 } from "./events.ts";
 import type { RoundConfig } from "./round_config.ts";
 import { ImageStore, type StoredImage } from "./store.ts";
+import { RefusedPaths } from "./refused_paths.ts";
 import { StreamModels } from "./stream_models.ts";
 
 /** File names inside a state directory. */
@@ -155,7 +156,7 @@ export class StreamTrainer {
   #selflabel: SelfLabelTrainer | undefined;
   #state: TrainerState;
   readonly #assigned: Map<string, Assigned>;
-  readonly #refused: Set<string>;
+  readonly #refused: RefusedPaths;
   /** Store indices without a published assignment, ascending. */
   #unassigned: number[];
   /** Backbone features of unassigned images, given to `add` for the serving round. */
@@ -185,7 +186,7 @@ export class StreamTrainer {
       id,
       { cluster, confidence },
     ]));
-    this.#refused = new Set(state.refused);
+    this.#refused = new RefusedPaths(state.refused);
     this.#unassigned = [];
     store.view().ids.forEach((id, i) => {
       if (!this.#assigned.has(id)) this.#unassigned.push(i);
