@@ -82,7 +82,12 @@ async function handle(request: DriverRequest): Promise<void> {
       return;
     }
     case "subscribe": {
-      bus = await NatsBus.connect({ servers: request.url, name: request.name });
+      bus = await NatsBus.connect({
+        servers: request.url,
+        name: request.name,
+        user: request.user,
+        pass: request.pass,
+      });
       const s = subjects(request.name);
       bus.subscribe(s.assignments).subscribe((message) => {
         const at = now();

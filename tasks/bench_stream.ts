@@ -30,6 +30,7 @@ import { subjects } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
 import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "./_cli.ts";
 import type { DriverReply, DriverRequest, ImageSource } from "./_bench_stream_protocol.ts";
+import { readCredentials } from "../src/transport/managed_credentials.ts";
 import {
   openStreamBus,
   STREAM_CONFIG_OPTIONS,
@@ -171,7 +172,16 @@ class Session {
       log: logLine,
     });
     if (this.#bus.url !== undefined) {
-      await this.#ask({ type: "subscribe", url: this.#bus.url, name: this.name }, "subscribed");
+      const managed = this.#bus.transport === "managed"
+        ? await readCredentials(join(this.root, "state"))
+        : undefined;
+      await this.#ask({
+        type: "subscribe",
+        url: this.#bus.url,
+        name: this.name,
+        user: managed?.user,
+        pass: managed?.pass,
+      }, "subscribed");
     } else {
       const s = subjects(this.name);
       this.#bus.bus.subscribe(s.assignments).subscribe((message) => {
