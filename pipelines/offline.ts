@@ -24,6 +24,7 @@ import type { ClusteringModel, ContrastiveModel } from "../src/stages/models.ts"
 import { PretextTrainer } from "../src/stages/pretext.ts";
 import { evaluateHeads, type ScanLosses, ScanTrainer } from "../src/stages/scan.ts";
 import { SelfLabelTrainer } from "../src/stages/selflabel.ts";
+import { runStateSchema, savedConfigSchema } from "../src/protocol/disk_state.ts";
 import {
   bytesOf,
   readJsonIfExists,
@@ -84,7 +85,8 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   const paths = runPaths(run.runDir);
   await Deno.mkdir(paths.root, { recursive: true });
   await checkConfig(paths, config);
-  const state = (await readJsonIfExists<RunState>(paths.state)) ?? emptyRunState();
+  const state: RunState = (await readJsonIfExists(paths.state, runStateSchema())) ??
+    emptyRunState();
   const save = () => writeJsonAtomic(paths.state, state);
   if (train.n <= config.neighbours) {
     throw new RangeError(
@@ -351,7 +353,9 @@ function pairFeatures(
 
 /** A run directory keeps the config it was started with; a resume may only change epochs. */
 async function checkConfig(paths: RunPaths, config: ScanConfig): Promise<void> {
-  const saved = await readJsonIfExists<ScanConfig>(paths.config);
+  const saved = await readJsonIfExists(paths.config, savedConfigSchema()) as
+    | ScanConfig
+    | undefined;
   if (saved) {
     // Runs saved before `invertProbability` existed trained without inversion. Keys are sorted,
     // so an old config.json compares equal whatever order its fields were written in.

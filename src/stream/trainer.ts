@@ -48,6 +48,7 @@ import {
 import type { RoundConfig } from "./round_config.ts";
 import { ImageStore, type StoredImage } from "./store.ts";
 import { RefusedPaths } from "./refused_paths.ts";
+import { trainerStateSchema } from "../protocol/disk_state.ts";
 import { StreamModels } from "./stream_models.ts";
 
 /** File names inside a state directory. */
@@ -230,7 +231,7 @@ export class StreamTrainer {
     };
     const saved = stateDir === undefined
       ? undefined
-      : await readJsonIfExists<TrainerState>(join(stateDir, STATE_FILES.state));
+      : await readJsonIfExists(join(stateDir, STATE_FILES.state), trainerStateSchema());
     if (saved !== undefined && JSON.stringify(saved.shape) !== JSON.stringify(shape)) {
       throw new Error(
         `Cannot resume the stream from ${stateDir}: it was made with ${

@@ -5,6 +5,7 @@
  * or all of the new ones (without the syncs, the rename may reach the disk before the data).
  */
 import { dirname } from "node:path";
+import { parseJson, type Schema } from "../protocol/parse.ts";
 
 /** Sync a directory's entries to disk (where the platform can open a directory). */
 export async function syncDirectory(dir: string): Promise<void> {
@@ -46,14 +47,22 @@ export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"));
 }
 
-/** Read JSON from `path`, or `undefined` when the file does not exist. */
-export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
+/**
+ * The JSON of `path` checked by `schema` (src/protocol/disk_state.ts), or `undefined` when the
+ * file does not exist.
+ *
+ * @throws {ProtocolError | RangeError} when it is not JSON or fails the schema (the message
+ *   names the file, the field and the value).
+ */
+export async function readJsonIfExists<T>(path: string, schema: Schema<T>): Promise<T | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
+    text = await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
+  return parseJson(schema, text, path);
 }
 
 /** Raw bytes of a typed array, for writing it to a file. */

@@ -1,6 +1,7 @@
 /** Atomic writes reach the disk: the file and then its directory are synced (finding 12). */
 import assert from "node:assert/strict";
-import { writeFileAtomic } from "../../src/util/atomic_write.ts";
+import { trainerStateSchema } from "../../src/protocol/disk_state.ts";
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../../src/util/atomic_write.ts";
 
 Deno.test("writeFileAtomic() syncs the file before the rename and the directory after", async () => {
   const dir = await Deno.makeTempDir();
@@ -31,6 +32,37 @@ Deno.test("writeFileAtomic() syncs the file before the rename and the directory 
     proto.sync = original;
     // deno-lint-ignore no-explicit-any
     (Deno as any).rename = originalRename;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readJsonIfExists() parses with a schema: a state naming a path outside is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/state.json`;
+    assert.equal(await readJsonIfExists(path, trainerStateSchema()), undefined);
+    const state = {
+      format: 1,
+      shape: { backbone: "resnet-tiny", inputSize: 32, clusters: 3, heads: 1, neighbours: 5 },
+      models: "models-2",
+      version: 1,
+      head: 0,
+      permutation: [0, 1, 2],
+      steps: { rounds: 2, pretext: 10, scan: 10, selflabel: 0 },
+      updatedAt: 40,
+      assignments: [["a", 1, 0.9]],
+      refused: ["bad.png"],
+    };
+    await writeJsonAtomic(path, state);
+    assert.deepEqual(await readJsonIfExists(path, trainerStateSchema()), state);
+    await writeJsonAtomic(path, { ...state, models: "../../elsewhere" });
+    await assert.rejects(
+      () => readJsonIfExists(path, trainerStateSchema()),
+      /state\.json: models must be a plain file name, current value is "\.\.\/\.\.\/elsewhere"/,
+    );
+    await Deno.writeTextFile(path, "{");
+    await assert.rejects(() => readJsonIfExists(path, trainerStateSchema()), /not JSON/);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
