@@ -63,6 +63,7 @@ import {
   type EmbeddingMessage,
   type ImageMessage,
 } from "../../src/transport/stage_messages.ts";
+import { reportReplayGap } from "../../src/transport/replay_gap.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { concatFloat32 } from "../../src/util/concat.ts";
 import { printable, quote } from "../../src/util/quote.ts";
@@ -142,6 +143,8 @@ export async function runClusterWorker(
     maxWaitMs: options.maxWaitMs ?? 10 * 60_000,
   });
   const refuser = { bus: ctx.bus, name: ctx.name, log: ctx.log, stage: "cluster" };
+  // Images past the stream's retention that the store does not hold cannot come back.
+  await reportReplayGap(ctx.bus, ctx.name, "cluster", ctx.log);
   const stopping = new Subject<void>();
   const abort = new AbortController();
   const trainingRounds = trainingLoop(trainer, abort.signal);

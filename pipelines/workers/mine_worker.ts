@@ -39,6 +39,7 @@ import {
   type EmbeddingMessage,
   encodeNeighbourListMessage,
 } from "../../src/transport/stage_messages.ts";
+import { reportReplayGap } from "../../src/transport/replay_gap.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { printable } from "../../src/util/quote.ts";
 import { MODEL_KEY } from "./embed_worker.ts";
@@ -107,6 +108,8 @@ export async function runMineWorker(
     counts.lists++;
   };
 
+  // A replay that no longer starts at the pipeline's first message rebuilds part of the index.
+  await reportReplayGap(ctx.bus, ctx.name, "mine", ctx.log);
   const started = now();
   const stopHeartbeat = startHeartbeat(ctx.state, () => ({
     id: ctx.id,

@@ -15,7 +15,8 @@ import { assignmentEvent, encodeEvent } from "../../src/stream/events.ts";
 import { NatsBus } from "../../src/transport/nats_bus.ts";
 import { PipelineState } from "../../src/transport/pipeline_state.ts";
 import { encodeEmbeddingMessage } from "../../src/transport/stage_messages.ts";
-import { subjects } from "../../src/transport/subjects.ts";
+import { streamName, subjects } from "../../src/transport/subjects.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Random } from "../../src/util/random.ts";
 import { natsTest } from "../_nats.ts";
 import { announce } from "./_announce.ts";
@@ -149,6 +150,60 @@ natsTest(
     } finally {
       await bus.close();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+natsTest(
+  "mine worker - a replay past the stream's retention says the rebuild is incomplete",
+  async ({ server }) => {
+    const name = "retention";
+    const bus = await NatsBus.connect({ servers: server.url, name });
+    const controller = new AbortController();
+    try {
+      const state = await PipelineState.open(bus.connection, name);
+      await shareConfig(state, makeConfig("fixtures"));
+      await announce(state, 0);
+      const s = subjects(name);
+      const rng = new Random(4);
+      for (let i = 0; i < 3; i++) {
+        const { payload, headers } = encodeEmbeddingMessage({
+          id: `img${i}`,
+          path: `${i}.png`,
+          checkpoint: 0,
+          worker: "test",
+          backbone: new Float32Array(4),
+          projected: Float32Array.from({ length: 128 }, () => rng.normal()),
+        });
+        await bus.publish(s.embeddings, payload, { headers });
+      }
+      // What retention does to the oldest message.
+      const jsm = await jetstreamManager(bus.connection);
+      await jsm.streams.deleteMessage(streamName(name), 1);
+      const logs: string[] = [];
+      const ctx: WorkerContext = {
+        bus,
+        state,
+        name,
+        id: "mine-retention",
+        signal: controller.signal,
+        log: (line) => logs.push(line),
+      };
+      const running = runMineWorker(ctx, { batchSize: 4, batchWaitMs: 20 });
+      await until(async () => (await state.neighbours.get("img2")) !== null, "img2's list");
+      controller.abort();
+      assert.equal((await running).images, 2);
+      assert.match(logs.join("\n"), /replay starts at message 2: 1 older messages were removed/);
+      const errors: string[] = [];
+      const sub = bus.subscribe(s.errors, { deliverAll: true }).subscribe((msg) =>
+        errors.push(parseJson(refusalSchema(), msg.payload, "refusal").reason)
+      );
+      await until(() => errors.length >= 1, "the errors event");
+      sub.unsubscribe();
+      assert.match(errors[0], /rebuilds from the subjects is incomplete/);
+    } finally {
+      controller.abort();
+      await bus.close();
     }
   },
 );
