@@ -73,7 +73,9 @@ export function protocolError(
 ): Error {
   const issue = issues[0];
   const field = pathOf(issue);
-  const expected = issue.message;
+  // A missing key is reported by the object schema with its own message: say what is meant.
+  const missing = issue.type === "object" && issue.input === undefined && field !== "";
+  const expected = missing ? "present" : issue.message;
   const message = `Cannot ${verb} ${printable(what)}: ${field === "" ? "value" : field} ` +
     `must be ${expected}, current value is ${shown(issue.input)}`;
   if (RANGE_ISSUES.has(issue.type) && !(issue as { typeError?: boolean }).typeError) {
