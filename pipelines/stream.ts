@@ -49,6 +49,7 @@ import { servingFirst } from "../src/stream/serving_first.ts";
 import { trainingLoop } from "../src/stream/training_loop.ts";
 import type { Bus } from "../src/transport/bus.ts";
 import { Outbox } from "../src/transport/outbox.ts";
+import { PublishLedger } from "../src/transport/publish_ledger.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { encodeTensor } from "../src/transport/tensor_codec.ts";
 import { printable, quote } from "../src/util/quote.ts";
@@ -119,8 +120,11 @@ const JSON_HEADERS = { "content-type": "application/json" };
  * @throws {Error} when the state cannot be resumed with this config.
  */
 export async function startStream(options: StreamOptions): Promise<RunningStream> {
-  const { bus, config, labels } = options;
+  const { config, labels } = options;
   const log = options.log ?? (() => {});
+  // Exactly once on the bus across restarts, whatever the gap: what is already stored is skipped.
+  const ledger = await PublishLedger.open(options.bus, options.stateDir);
+  const bus = ledger.bus;
   const s = subjects(options.name);
   const trainer = await StreamTrainer.open({
     config,
@@ -264,6 +268,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       if (report.update !== null) await publishUpdate(report.update);
       if (report.labels !== null) await publishLabels(report.labels, report.round);
       await publishPending();
+      await ledger.mark();
       await trainer.checkpoint(true, unconfirmed);
     });
   })();
@@ -290,6 +295,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       if (failure === undefined) {
         await publishPending();
         await outbox.flush();
+        await ledger.mark();
         await trainer.checkpoint(false, unconfirmed);
       }
     } finally {
