@@ -29,6 +29,9 @@ const USAGE = `usage: deno task status [--nats URL] [--name NAME] [--json]
   NAME: the pipeline name (default default).
 ${NATS_CREDENTIALS_USAGE}`;
 
+/** How long a status waits for the server before it says the bus is away. */
+const AWAY_MS = 5000;
+
 /** One consumer of the pipeline's stream and how far behind it is. */
 interface ConsumerLag {
   name: string;
@@ -47,7 +50,27 @@ await runTask(USAGE, async () => {
     options: { ...NATS_FLAGS, name: { type: "string" }, json: { type: "boolean" } },
   });
   const name = pipelineNameFlag(values.name);
-  const bus = await connectNats(natsUrlOrLocal(values.nats), name, values);
+  // A status asks once: a server that does not answer is reported as away, not waited for.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const away = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`bus away: no NATS server answered within ${AWAY_MS / 1000} s`)),
+      AWAY_MS,
+    );
+  });
+  const connecting = connectNats(natsUrlOrLocal(values.nats), name, values);
+  let bus: Awaited<typeof connecting>;
+  try {
+    bus = await Promise.race([connecting, away]);
+  } catch (error) {
+    connecting.then((late) => late.close()).catch(() => {});
+    console.log(
+      values.json ? JSON.stringify({ pipeline: name, bus: "away" }) : `${name}: bus away`,
+    );
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
   try {
     const state = await PipelineState.open(bus.connection, name);
     const jsm = await jetstreamManager(bus.connection);
