@@ -25,7 +25,8 @@ import type { ScanConfig } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
 import type { ClusterUpdateEvent } from "../src/stream/events.ts";
 import type { RoundConfig } from "../src/stream/round_config.ts";
-import { json } from "../src/transport/bus.ts";
+import { assignmentSchema, clusterUpdateSchema } from "../src/protocol/events.ts";
+import { parseJson } from "../src/protocol/parse.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
 import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "./_cli.ts";
@@ -186,11 +187,14 @@ class Session {
       const s = subjects(this.name);
       this.#bus.bus.subscribe(s.assignments).subscribe((message) => {
         const at = now();
-        const event = json<{ path: string; modelVersion: number }>(message);
+        const event = parseJson(assignmentSchema(), message.payload, "assignment");
         this.#assigned(event.path, event.modelVersion, at);
       });
       this.#bus.bus.subscribe(s.clusters).subscribe((message) => {
-        this.updates.push({ event: json(message), at: now() });
+        this.updates.push({
+          event: parseJson(clusterUpdateSchema(), message.payload, "cluster update"),
+          at: now(),
+        });
       });
     }
     return this.#bus.transport;
