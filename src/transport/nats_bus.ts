@@ -5,9 +5,8 @@
  *
  * - `publish` on a durable subject is a JetStream publish carrying a `Nats-Msg-Id` (the caller's
  *   `msgId`, or a fresh id per call), so the stream stores it once however often it is retried.
- *   While the server is away it retries with backoff, by default until the bus
- *   closes (past the duplicate window it first checks whether an earlier attempt was stored); at
- *   most
+ *   While the server is away it retries with backoff, by default until the bus closes (past
+ *   the duplicate window it first checks whether an earlier attempt was stored); at most
  *   `maxPendingPublishes` publishes wait at once, beyond that `publish` fails with a
  *   `buffer-full` BusError instead of queueing without bound. On other subjects it is a core
  *   publish (buffered by the client while reconnecting).
