@@ -8,6 +8,7 @@ import { connect } from "@nats-io/transport-node";
 import { natsAvailable } from "../_nats.ts";
 import { readCredentials } from "../../src/transport/managed_credentials.ts";
 import { openStreamBus } from "../../tasks/_stream_setup.ts";
+import { runTaskScript } from "../run/_tiny_run.ts";
 
 Deno.test({
   name: "managed nats-server - refuses clients without the generated credential, serves the stream",
@@ -67,6 +68,39 @@ Deno.test({
       await again.close();
       assert.equal((await readCredentials(stateDir)).pass, before.pass);
     } finally {
+      await Deno.remove(stateDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "events and status tasks with --nats-state: the managed server's URL and credential, unprinted",
+  ignore: !natsAvailable,
+  fn: async () => {
+    const stateDir = await Deno.makeTempDir({ prefix: "scanstream-auth-" });
+    const opened = await openStreamBus({ name: "statetest", stateDir, log: () => {} });
+    try {
+      const { pass } = await readCredentials(stateDir);
+      const status = await runTaskScript("status", [
+        "--nats-state",
+        stateDir,
+        "--name",
+        "statetest",
+        "--json",
+      ]);
+      assert.equal(status.code, 0, status.stderr);
+      assert.equal(JSON.parse(status.stdout).pipeline, "statetest");
+      assert.match(status.stderr, /\(user scanstream\)/);
+      assert.doesNotMatch(status.stdout + status.stderr, new RegExp(pass));
+      // Without the state, the same server refuses the task (it waits, then says so).
+      const refused = await runTaskScript("status", ["--nats", opened.url!, "--name", "x"]);
+      assert.notEqual(refused.code, 0);
+      const missing = await runTaskScript("status", ["--nats-state", `${stateDir}/nope`]);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /--nats-state: cannot read/);
+    } finally {
+      await opened.close();
       await Deno.remove(stateDir, { recursive: true });
     }
   },
