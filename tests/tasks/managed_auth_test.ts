@@ -74,8 +74,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "events and status tasks with --nats-state: the managed server's URL and credential, unprinted",
+  name: "status task with --nats-state: the managed server's URL and credential, unprinted",
   ignore: !natsAvailable,
   fn: async () => {
     const stateDir = await Deno.makeTempDir({ prefix: "scanstream-auth-" });
