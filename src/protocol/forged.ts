@@ -117,12 +117,12 @@ export function forgedMessages(name: string, backbone = 64, size = 32): Forged[]
       headers: {},
     },
     {
-      tries: "a cluster update of 10^6 clusters",
+      tries: "a cluster update of 10^5 clusters",
       subject: s.clusters,
       payload: json({
         version: 1,
         at: AT,
-        sizes: new Array(1_000_000).fill(0),
+        sizes: new Array(100_000).fill(0),
         moved: [],
         exemplars: [],
         losses: {},
