@@ -29,7 +29,7 @@ export interface BoardOptions {
   readonly hostname?: string;
   /** Connection changes of a NATS bus; without them the bus counts as in-process. */
   readonly connection?: Observable<ConnectionChange>;
-  /** The pipeline's cluster count: higher cluster ids are refused. Default 4096. */
+  /** The pipeline's cluster count: higher cluster ids are refused. Default 65,536. */
   readonly clusters?: number;
   /** Shortest pause between two pushes. Default 250 ms. */
   readonly pushEveryMs?: number;

@@ -21,7 +21,7 @@ export interface FeedOptions {
   readonly retryMs?: number;
   /**
    * The pipeline's cluster count: an event naming a cluster id at or above it is refused, so one
-   * forged id cannot make the board allocate per id up to it. Default 4096.
+   * forged id cannot make the board allocate per id up to it. Default 65,536.
    */
   readonly clusters?: number;
   /** Where skipped messages and subscription failures are reported. Default: nowhere. */

@@ -13,14 +13,14 @@ import {
   frozen,
   imageId,
   list,
+  MAX_CLUSTERS,
   path,
   positive,
   probability,
   text,
 } from "./fields.ts";
 
-/** Most clusters a reader believes when it was not told the pipeline's count. */
-export const MAX_CLUSTERS = 4096;
+export { MAX_CLUSTERS };
 
 /** `scan.<p>.assignments`: the cluster of one image under one model version. */
 export const assignmentSchema = (clusters = MAX_CLUSTERS) =>
@@ -88,7 +88,7 @@ export type RoundLosses = {
 };
 
 /** Path items for an issue inside an object's array field. */
-function at2(input: unknown, key: string, index: number, field?: string) {
+function itemPath(input: unknown, key: string, index: number, field?: string) {
   const array = (input as Record<string, unknown[]>)[key];
   const items: v.IssuePathItem[] = [
     { type: "object", origin: "value", input: input as Record<string, unknown>, key, value: array },
@@ -146,7 +146,7 @@ export const clusterUpdateSchema = (clusters = MAX_CLUSTERS) =>
             addIssue({
               message: `an integer in [0, ${c})`,
               input: move[end],
-              path: at2(event, "moved", i, end),
+              path: itemPath(event, "moved", i, end),
             });
           }
         }
@@ -198,7 +198,7 @@ export const labelSchema = (clusters = MAX_CLUSTERS) =>
           addIssue({
             message: `above the threshold ${event.threshold} (it must exceed it)`,
             input: label.confidence,
-            path: at2(event, "labels", i, "confidence"),
+            path: itemPath(event, "labels", i, "confidence"),
           });
         }
       });

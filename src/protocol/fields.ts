@@ -19,10 +19,16 @@ export const IMAGE_ID_PATTERN = /^[A-Za-z0-9_=-]{1,128}$/;
  */
 export const MAX_CHECKPOINT = 2 ** 31 - 1;
 
+/**
+ * Most clusters a reader believes when it was not told the pipeline's count: enough for any
+ * config, few enough that a reader allocating per cluster stays small.
+ */
+export const MAX_CLUSTERS = 65_536;
+
 /** Longest path a message may carry (Linux's PATH_MAX is 4096 bytes). */
 export const MAX_PATH_LENGTH = 4096;
 /** Longest free text (a refusal's reason). */
-export const MAX_TEXT_LENGTH = 4096;
+export const MAX_TEXT_LENGTH = 16_384;
 
 /** A number of any value (NaN and infinities too: `finite` refuses those with its own words). */
 export const anyNumber = () => v.custom<number>((value) => typeof value === "number", "a number");

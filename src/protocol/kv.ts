@@ -13,6 +13,7 @@ import {
   frozen,
   imageId,
   list,
+  MAX_CLUSTERS,
   path,
   positive,
   probability,
@@ -21,7 +22,7 @@ import {
 } from "./fields.ts";
 
 /** `scan_<p>_assignments`: image id -> its current assignment. */
-export const storedAssignmentSchema = (clusters = 4096) =>
+export const storedAssignmentSchema = (clusters = MAX_CLUSTERS) =>
   v.pipe(
     v.object({
       path: path(),
@@ -56,7 +57,7 @@ export const summarySchema = () =>
       modelVersion: count(),
       checkpoint: checkpoint(),
       /** Images per stable cluster id (empty before the first clustering). */
-      sizes: list(count(), 4096),
+      sizes: list(count(), MAX_CLUSTERS),
       /** Images received but still waiting for their features. */
       waiting: count(),
       at: timestamp(),
@@ -98,7 +99,10 @@ export const sharedConfigSchema = () =>
   v.looseObject({
     backbone: text(64),
     inputSize: v.pipe(positive(), v.check((n: number) => n <= 512, "at most 512")),
-    clusters: v.pipe(positive(), v.check((n: number) => n >= 2 && n <= 4096, "in [2, 4096]")),
+    clusters: v.pipe(
+      positive(),
+      v.check((n: number) => n >= 2 && n <= MAX_CLUSTERS, `in [2, ${MAX_CLUSTERS}]`),
+    ),
     heads: v.pipe(positive(), v.check((n: number) => n <= 64, "at most 64")),
     neighbours: v.pipe(positive(), v.check((n: number) => n <= 1024, "at most 1024")),
     clusterHeadOnly: flag(),

@@ -8,7 +8,7 @@
  * exactly the checkpoint number, so it never names a path outside the reader's scratch folder.
  */
 import * as v from "valibot";
-import { checkpoint, count, frozen, list, text, timestamp } from "./fields.ts";
+import { checkpoint, count, frozen, list, MAX_CLUSTERS, text, timestamp } from "./fields.ts";
 
 /** An object's file part: a plain file name (no `/`, no `..`). */
 export const OBJECT_FILE_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
@@ -33,7 +33,7 @@ export const announcementSchema = () =>
       /** Clustering head used for assignments. */
       head: count(1024),
       /** Head cluster -> stable cluster id. */
-      permutation: list(count(4096), 4096),
+      permutation: list(count(MAX_CLUSTERS), MAX_CLUSTERS),
       at: timestamp(),
     }, "an object"),
     v.check((a) => a.prefix === String(a.checkpoint), "a prefix equal to the checkpoint number"),

@@ -10,6 +10,7 @@ import type { Bus, BusMessage } from "../transport/bus.ts";
 import { subjects } from "../transport/subjects.ts";
 import { printable } from "../util/quote.ts";
 import { refusalSchema } from "./events.ts";
+import { MAX_PATH_LENGTH, MAX_TEXT_LENGTH } from "./fields.ts";
 import { parse } from "./parse.ts";
 
 /** Who refuses: the pipeline, the bus to report on, the log. */
@@ -46,8 +47,8 @@ export async function refuseMessage(
     const event = parse(
       refusalSchema(),
       {
-        path: `${msg.subject} (message)`.slice(0, 4096),
-        reason: `${refuser.stage}: ${reason}`.slice(0, 4096),
+        path: `${msg.subject} (message)`.slice(0, MAX_PATH_LENGTH),
+        reason: `${refuser.stage}: ${reason}`.slice(0, MAX_TEXT_LENGTH),
       },
       "refusal event",
       "create",

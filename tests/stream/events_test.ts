@@ -37,7 +37,7 @@ Deno.test("assignmentEvent() checks its fields and survives encoding", () => {
   assert.throws(() => assignmentEvent({ ...fields, cluster: -1 }), {
     name: "RangeError",
     message:
-      "Cannot create assignment event: cluster must be an integer in [0, 4096), current value is -1",
+      "Cannot create assignment event: cluster must be an integer in [0, 65536), current value is -1",
   });
   assert.throws(() => assignmentEvent({ ...fields, confidence: 1.5 }), /confidence must be in/);
   assert.throws(() => assignmentEvent({ ...fields, confidence: NaN }), /must be finite/);
