@@ -4,7 +4,7 @@
  * bus, so this source has none.
  */
 import type { BusMessage } from "../transport/bus.ts";
-import { decodeTensor } from "../transport/tensor_codec.ts";
+import { decodeImageMessage } from "../transport/stage_messages.ts";
 import { isImageId } from "./image_id.ts";
 import type { BoardImage, BoardNeighbour, ImageSource } from "./image_source.ts";
 
@@ -46,21 +46,14 @@ export class ImageCache implements ImageSource {
           `${JSON.stringify(id)}`,
       );
     }
-    const { data, shape } = decodeTensor(msg.payload, msg.headers);
-    if (
-      !(data instanceof Uint8Array) || shape.length !== 3 || shape[2] !== 3 || shape[0] !== shape[1]
-    ) {
-      throw new TypeError(
-        `Cannot keep image ${id}: pixels must be uint8 [S, S, 3], current shape is [${shape}]`,
-      );
-    }
-    let path = id;
-    try {
-      path = decodeURIComponent(msg.headers["scan-path"] ?? id);
-    } catch {
-      // A path that is not valid URI encoding is shown as the id.
-    }
-    const image: BoardImage = { id, path, size: shape[0], pixels: data };
+    // The image wire format, parsed by the protocol (src/protocol/stage_messages.ts).
+    const decoded = decodeImageMessage(msg);
+    const image: BoardImage = {
+      id,
+      path: decoded.path,
+      size: decoded.size,
+      pixels: decoded.pixels,
+    };
     this.#images.delete(id);
     this.#images.set(id, image);
     // Bounded: a board left running on a long stream keeps the newest images only.

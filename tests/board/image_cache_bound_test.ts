@@ -10,7 +10,11 @@ Deno.test("ImageCache keeps the newest `limit` images", () => {
     const id = i.toString(16).padStart(64, "0");
     ids.push(id);
     const { payload, headers } = encodeTensor({ data: new Uint8Array(12), shape: [2, 2, 3] });
-    cache.add({ subject: "scan.t.images", payload, headers: { ...headers, "scan-id": id } });
+    cache.add({
+      subject: "scan.t.images",
+      payload,
+      headers: { ...headers, "scan-id": id, "scan-path": `${i}.png` },
+    });
   }
   assert.equal(cache.size, 3);
   assert.equal(cache.image(ids[0]), undefined);
