@@ -14,6 +14,7 @@ import type { BackendName } from "../src/backend/backend.ts";
 import { defaultThreads } from "../src/parallel/threads.ts";
 import type { ScanConfig } from "../src/config.ts";
 import type { Dataset } from "../src/data/dataset.ts";
+import { runStateSchema, savedConfigSchema } from "../src/protocol/disk_state.ts";
 import { emptyRunState, type RunPaths, runPaths, type RunState } from "../src/run/run_dir.ts";
 import { StageTrainers } from "../src/run/stage_trainers.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../src/util/atomic_write.ts";
@@ -63,7 +64,8 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   const paths = runPaths(run.runDir);
   await Deno.mkdir(paths.root, { recursive: true });
   await checkConfig(paths, config);
-  const state = (await readJsonIfExists<RunState>(paths.state)) ?? emptyRunState();
+  const state: RunState = (await readJsonIfExists(paths.state, runStateSchema())) ??
+    emptyRunState();
   if (train.n <= config.neighbours) {
     throw new RangeError(
       `Cannot run SCAN: the training set must hold more images than neighbours (K = ${config.neighbours}), ` +
@@ -104,7 +106,7 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
 
 /** A run directory keeps the config it was started with; a resume may only change epochs. */
 async function checkConfig(paths: RunPaths, config: ScanConfig): Promise<void> {
-  const saved = await readJsonIfExists<ScanConfig>(paths.config);
+  const saved = await readJsonIfExists(paths.config, savedConfigSchema()) as ScanConfig | undefined;
   if (saved) {
     // Runs saved before `invertProbability` existed trained without inversion. Keys are sorted,
     // so an old config.json compares equal whatever order its fields were written in.

@@ -50,6 +50,7 @@ import { trainingLoop } from "../src/stream/training_loop.ts";
 import type { Bus } from "../src/transport/bus.ts";
 import { hashedMessageId } from "../src/transport/message_id.ts";
 import { Outbox } from "../src/transport/outbox.ts";
+import { PublishLedger } from "../src/transport/publish_ledger.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { encodeTensor } from "../src/transport/tensor_codec.ts";
 import { printable, quote } from "../src/util/quote.ts";
@@ -130,8 +131,11 @@ export interface RunningStream {
  * @throws {Error} when the state cannot be resumed with this config.
  */
 export async function startStream(options: StreamOptions): Promise<RunningStream> {
-  const { bus, config, labels } = options;
+  const { config, labels } = options;
   const log = options.log ?? (() => {});
+  // Exactly once on the bus across restarts, whatever the gap: what is already stored is skipped.
+  const ledger = await PublishLedger.open(options.bus, options.stateDir);
+  const bus = ledger.bus;
   const s = subjects(options.name);
   const trainer = await StreamTrainer.open({
     config,
@@ -270,6 +274,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       if (report.update !== null) await publishUpdate(report.update);
       if (report.labels !== null) await publishLabels(report.labels, report.round);
       await publishPending();
+      await ledger.mark();
       await trainer.checkpoint(true, unconfirmed);
     });
   })();
@@ -296,6 +301,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       if (failure === undefined) {
         await publishPending();
         await outbox.flush();
+        await ledger.mark();
         await trainer.checkpoint(false, unconfirmed);
       }
     } finally {

@@ -10,6 +10,7 @@ import { type RunningBoard, startBoard } from "../src/board/board_server.ts";
 import { streamImageSource } from "../src/board/image_source.ts";
 import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
+import { reportBusAway } from "../src/transport/bus_away.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
 import { logLine } from "../src/util/progress.ts";
 import {
@@ -79,6 +80,7 @@ await runTask(USAGE, async () => {
   });
 
   let board: RunningBoard | undefined;
+  const away = bus instanceof NatsBus ? reportBusAway(bus, name, `stream ${name}`, logLine) : null;
   try {
     logLine(
       `stream ${name}: watching ${watch}, state in ${stateDir}, backend ${backend}, ` +
@@ -101,6 +103,7 @@ await runTask(USAGE, async () => {
         name,
         port,
         images: streamImageSource(stream.trainer),
+        clusters: config.clusters,
         connection: bus instanceof NatsBus ? bus.connectionChanges() : undefined,
         log: logLine,
       });
@@ -117,6 +120,7 @@ await runTask(USAGE, async () => {
       stopListening();
     }
   } finally {
+    away?.unsubscribe();
     await board?.close();
     await close();
   }

@@ -12,6 +12,7 @@ import { runMineWorker } from "../pipelines/workers/mine_worker.ts";
 import { type Stage, STAGES, type WorkerContext } from "../pipelines/workers/worker_context.ts";
 import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
+import { reportBusAway } from "../src/transport/bus_away.ts";
 import { PipelineState } from "../src/transport/pipeline_state.ts";
 import { logLine } from "../src/util/progress.ts";
 import { printable } from "../src/util/quote.ts";
@@ -108,6 +109,7 @@ await runTask(USAGE, async () => {
     stopping: "stopping: finishing what this worker holds (a second signal exits at once)",
     second: "second signal: exiting at once",
   });
+  const away = reportBusAway(bus, name, `worker ${id}`, logLine);
   try {
     const ctx: WorkerContext = {
       bus,
@@ -130,6 +132,7 @@ await runTask(USAGE, async () => {
     else summary = await runClusterWorker(ctx, cluster!);
     logLine(`worker ${id}: stopped ${JSON.stringify(summary)}`);
   } finally {
+    away.unsubscribe();
     stopListening();
     await bus.close();
   }

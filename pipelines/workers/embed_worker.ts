@@ -21,9 +21,11 @@ import type { ScanConfig } from "../../src/config.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
 import { RequestDecoder } from "../../src/ingest/request_decoder.ts";
 import { argmaxRows } from "../../src/operators/classify.ts";
-import { encodeEvent, refusalEvent } from "../../src/stream/events.ts";
+import { refuseMessage } from "../../src/protocol/refuse.ts";
+import { encodeEvent } from "../../src/stream/events.ts";
 import { StreamModels } from "../../src/stream/stream_models.ts";
-import { json, JSON_HEADERS, publishJson, type Reply } from "../../src/transport/bus.ts";
+import { JSON_HEADERS, type Reply } from "../../src/transport/bus.ts";
+import { announcementSchema } from "../../src/protocol/models.ts";
 import { CLASSIFY_MAX_BYTES, type ClassifyReply } from "../../src/transport/classify_protocol.ts";
 import {
   type CheckpointAnnouncement,
@@ -37,6 +39,7 @@ import {
 } from "../../src/transport/stage_messages.ts";
 import { streamName, subjects } from "../../src/transport/subjects.ts";
 import { pullBatches, type WorkItem } from "../../src/transport/work_queue.ts";
+import { printable } from "../../src/util/quote.ts";
 import { waitForConfig, type WorkerContext } from "./worker_context.ts";
 
 /** The consumer every embed worker of a pipeline shares. */
@@ -77,34 +80,43 @@ export async function runEmbedWorker(
   const s = subjects(ctx.name);
   const scratch = await Deno.makeTempDir({ prefix: "scanstream-embed-" });
 
-  // Announcements are watched before the bucket is read, so none falls between the two.
-  let announced: CheckpointAnnouncement | undefined;
-  const watching = ctx.bus.subscribe(s.models).subscribe((msg) => {
-    try {
-      const a = json<CheckpointAnnouncement>(msg);
-      if (announced === undefined || a.checkpoint > announced.checkpoint) announced = a;
-    } catch (error) {
-      ctx.log(`skipped a malformed announcement: ${(error as Error).message}`);
-    }
-  });
+  // The subject is only a wake-up: what is served is what the state bucket's `model` key
+  // announces (the cluster stage writes it before publishing), so a forged announcement with a
+  // huge checkpoint or a crafted prefix changes nothing (docs/protocol.md). Watched before the
+  // bucket is first read, so no announcement falls between the two.
+  let wakeup = true;
+  const watching = ctx.bus.subscribe(s.models).subscribe(() => (wakeup = true));
   let served: Served | undefined;
   const serveLatest = async () => {
-    const latest = announced;
+    if (!wakeup) return;
+    wakeup = false;
+    let latest: CheckpointAnnouncement | undefined;
+    try {
+      latest = await PipelineState.read(ctx.state.state, MODEL_KEY, announcementSchema());
+    } catch (error) {
+      ctx.log(`embed: the announced model is unreadable: ${printable((error as Error).message)}`);
+      return;
+    }
     if (latest === undefined) return;
     if (served !== undefined && latest.checkpoint <= served.announcement.checkpoint) return;
+    // The prefix is the checkpoint number (checked by the schema): it stays inside `scratch`.
     const dir = join(scratch, latest.prefix);
     try {
       await ctx.state.downloadCheckpoint(latest.prefix, dir);
+      const models = await StreamModels.load(dir);
+      served?.models.dispose();
+      served = { announcement: latest, models };
+      ctx.log(`serving checkpoint ${latest.checkpoint} (model version ${latest.modelVersion})`);
     } catch (error) {
-      // Replaced while we looked: the next announcement names a newer one.
-      ctx.log(`could not load checkpoint ${latest.checkpoint}: ${(error as Error).message}`);
-      return;
+      // Replaced while we looked (the next announcement names a newer one), or corrupt: the
+      // previous checkpoint goes on serving.
+      ctx.log(
+        `could not load checkpoint ${latest.checkpoint}: ${printable((error as Error).message)}` +
+          (served === undefined ? "" : `; still serving ${served.announcement.checkpoint}`),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
-    const models = await StreamModels.load(dir);
-    served?.models.dispose();
-    served = { announcement: latest, models };
-    await Deno.remove(dir, { recursive: true });
-    ctx.log(`serving checkpoint ${latest.checkpoint} (model version ${latest.modelVersion})`);
   };
 
   const started = new Date().toISOString();
@@ -130,10 +142,7 @@ export async function runEmbedWorker(
 
   try {
     while (served === undefined && !ctx.signal.aborted) {
-      const stored = await PipelineState.read<CheckpointAnnouncement>(ctx.state.state, MODEL_KEY);
-      if (stored !== undefined && (announced?.checkpoint ?? -1) < stored.checkpoint) {
-        announced = stored;
-      }
+      wakeup = true;
       await serveLatest();
       if (served === undefined) await new Promise((resolve) => setTimeout(resolve, 500));
     }
@@ -171,23 +180,12 @@ async function embedBatch(
   const held: WorkItem[] = [];
   for (const item of items) {
     try {
-      const image = decodeImageMessage(item.message);
-      if (image.size !== config.inputSize) {
-        throw new TypeError(
-          `Cannot embed image ${image.id}: it is ${image.size} px, the pipeline uses ` +
-            `${config.inputSize} px`,
-        );
-      }
-      images.push(image);
+      images.push(decodeImageMessage(item.message, { size: config.inputSize }));
       held.push(item);
     } catch (error) {
-      const reason = (error as Error).message;
-      ctx.log(`refused a message on ${item.message.subject}: ${reason}`);
-      await publishJson(
-        ctx.bus,
-        s.errors,
-        refusalEvent({ path: item.message.headers["scan-path"] ?? "?", reason }),
-      );
+      // Refused, reported once, and terminated: never redelivered.
+      const refuser = { bus: ctx.bus, name: ctx.name, log: ctx.log, stage: "embed" };
+      await refuseMessage(refuser, item.message, error);
       item.term();
     }
   }

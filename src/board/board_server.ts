@@ -29,6 +29,8 @@ export interface BoardOptions {
   readonly hostname?: string;
   /** Connection changes of a NATS bus; without them the bus counts as in-process. */
   readonly connection?: Observable<ConnectionChange>;
+  /** The pipeline's cluster count: higher cluster ids are refused. Default 65,536. */
+  readonly clusters?: number;
   /** Shortest pause between two pushes. Default 250 ms. */
   readonly pushEveryMs?: number;
   /** Most event streams open at once (one more gets 503). Default 64. */
@@ -91,7 +93,11 @@ export function startBoard(options: BoardOptions): RunningBoard {
     }, pushEveryMs);
   });
   const subscriptions: Subscription[] = [
-    feedBoard(options.bus, options.name, state, { images: cache, log }),
+    feedBoard(options.bus, options.name, state, {
+      images: cache,
+      log,
+      clusters: options.clusters,
+    }),
   ];
   if (options.connection !== undefined) {
     subscriptions.push(options.connection.subscribe({

@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import type { Dataset } from "../data/dataset.ts";
+import { storeIndexSchema } from "../protocol/disk_state.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../util/atomic_write.ts";
 import type { Random } from "../util/random.ts";
 
@@ -251,7 +252,7 @@ export class ImageStore {
    */
   static async load(dir: string, size: number): Promise<ImageStore> {
     const store = new ImageStore(size);
-    const index = await readJsonIfExists<StoreIndex>(join(dir, STORE_FILES.index));
+    const index = await readJsonIfExists(join(dir, STORE_FILES.index), storeIndexSchema());
     if (index !== undefined) checkIndexFile(index, size, dir);
     const recorded = index?.n ?? 0;
     const path = join(dir, STORE_FILES.pixels);

@@ -51,6 +51,8 @@ import {
 import { type RoundMemory, trainRound, warm } from "./round.ts";
 import type { RoundConfig } from "./round_config.ts";
 import { ImageStore, type StoredImage } from "./store.ts";
+import { RefusedPaths } from "./refused_paths.ts";
+import { trainerStateSchema } from "../protocol/disk_state.ts";
 import { StreamModels } from "./stream_models.ts";
 
 /** File names inside a state directory. */
@@ -156,7 +158,7 @@ export class StreamTrainer {
   readonly #memory: RoundMemory = { selflabelHead: -1, pretextSeconds: 0 };
   #state: TrainerState;
   readonly #assigned: Map<string, Assigned>;
-  readonly #refused: Set<string>;
+  readonly #refused: RefusedPaths;
   /** Store indices without a published assignment, ascending. */
   #unassigned: number[];
   /** Backbone features of unassigned images, given to `add` for the serving round. */
@@ -186,7 +188,7 @@ export class StreamTrainer {
       id,
       { cluster, confidence },
     ]));
-    this.#refused = new Set(state.refused);
+    this.#refused = new RefusedPaths(state.refused);
     this.#unassigned = [];
     store.view().ids.forEach((id, i) => {
       if (!this.#assigned.has(id)) this.#unassigned.push(i);
@@ -210,7 +212,7 @@ export class StreamTrainer {
     };
     const saved = stateDir === undefined
       ? undefined
-      : await readJsonIfExists<TrainerState>(join(stateDir, STATE_FILES.state));
+      : await readJsonIfExists(join(stateDir, STATE_FILES.state), trainerStateSchema());
     if (saved !== undefined && JSON.stringify(saved.shape) !== JSON.stringify(shape)) {
       throw new Error(
         `Cannot resume the stream from ${stateDir}: it was made with ${

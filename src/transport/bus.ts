@@ -142,7 +142,8 @@ export function publishJson(
 }
 
 /**
- * The JSON value a message carries.
+ * The JSON value a message carries, unchecked: for tests and tools that know what they sent.
+ * Readers of the pipeline's messages parse with a schema of src/protocol instead.
  *
  * @throws {TypeError} when the payload is not valid JSON (the parse error is the cause).
  */
