@@ -21,6 +21,7 @@ import {
 } from "../src/run/budget_plan.ts";
 import { logLine, setDeadline } from "../src/util/progress.ts";
 import type { Dataset } from "../src/data/dataset.ts";
+import { budgetPlanSchema, runStateSchema, savedConfigSchema } from "../src/protocol/disk_state.ts";
 import { emptyRunState, type RunPaths, runPaths, type RunState } from "../src/run/run_dir.ts";
 import { StageTrainers } from "../src/run/stage_trainers.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../src/util/atomic_write.ts";
@@ -109,7 +110,8 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   const started = performance.now();
   const threads = run.threads ?? defaultThreads("train");
   const backend = run.backend ?? (tf.getBackend() as BackendName);
-  const state = (await readJsonIfExists<RunState>(paths.state)) ?? emptyRunState();
+  const state: RunState = (await readJsonIfExists(paths.state, runStateSchema())) ??
+    emptyRunState();
   let config = run.config;
   let plan: BudgetPlan | undefined;
   let budgetHook: StageContext["budget"];
@@ -195,7 +197,7 @@ async function budgetPlan(
   backend: BackendName,
 ): Promise<BudgetPlan> {
   const { minutes, fixedEpochs = {} } = run.budget!;
-  const stored = await readJsonIfExists<BudgetPlan>(paths.plan);
+  const stored: BudgetPlan | undefined = await readJsonIfExists(paths.plan, budgetPlanSchema());
   if (stored) {
     const differs = stored.minutes !== minutes ? ` (not the ${minutes} min asked now)` : "";
     logLine(`resuming with the stored plan of ${stored.minutes} min${differs}`);
@@ -279,7 +281,7 @@ function budgetReport(plan: BudgetPlan, state: RunState, seconds: number): Budge
 
 /** A run directory keeps the config it was started with; a resume may only change epochs. */
 async function checkConfig(paths: RunPaths, config: ScanConfig): Promise<void> {
-  const saved = await readJsonIfExists<ScanConfig>(paths.config);
+  const saved = await readJsonIfExists(paths.config, savedConfigSchema()) as ScanConfig | undefined;
   if (saved) {
     // Runs saved before `invertProbability` existed trained without inversion. Keys are sorted,
     // so an old config.json compares equal whatever order its fields were written in.

@@ -22,6 +22,7 @@
  * the decoder instead of growing a queue. An assignment counts as published in the saved state
  * only once the bus has it, so a crash during an outage loses no assignment event.
  */
+import { JSON_HEADERS } from "../src/transport/bus.ts";
 import { concatMap, from, lastValueFrom, Subject, takeUntil } from "rxjs";
 import type { ScanConfig } from "../src/config.ts";
 import {
@@ -47,7 +48,9 @@ import type { StoredImage } from "../src/stream/store.ts";
 import { type RoundReport, StreamTrainer } from "../src/stream/trainer.ts";
 import { trainingLoop } from "../src/stream/training_loop.ts";
 import type { Bus } from "../src/transport/bus.ts";
+import { hashedMessageId } from "../src/transport/message_id.ts";
 import { Outbox } from "../src/transport/outbox.ts";
+import { PublishLedger } from "../src/transport/publish_ledger.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { encodeTensor } from "../src/transport/tensor_codec.ts";
 import { printable, quote } from "../src/util/quote.ts";
@@ -71,7 +74,10 @@ export interface StreamOptions {
    * from the config.
    */
   readonly ingest?: Omit<Partial<IngestOptions>, "size" | "knownIds">;
-  /** Images per serving batch (default 32) and longest wait for a batch to fill (default 200). */
+  /**
+   * Images per serving batch (default 32) and longest wait for a batch to fill (default
+   * `SERVING_WINDOW_MS`).
+   */
   readonly batchSize?: number;
   readonly batchWaitMs?: number;
   /** Most decoded images waiting to be stored (default 4 batches). */
@@ -100,6 +106,13 @@ export interface StreamSummary {
   readonly images: number;
 }
 
+/**
+ * The default longest wait of an image for its serving batch to fill. Short, since this thread
+ * only serves: a batch of one or two images costs a few milliseconds, and training never holds
+ * the thread (it runs in the pool). It bounds the latency from file to assignment.
+ */
+export const SERVING_WINDOW_MS = 50;
+
 /** A running stream. */
 export interface RunningStream {
   readonly trainer: StreamTrainer;
@@ -112,16 +125,17 @@ export interface RunningStream {
   stop(): Promise<StreamSummary>;
 }
 
-const JSON_HEADERS = { "content-type": "application/json" };
-
 /**
  * Start a stream on `options.watch`; resumes from `options.stateDir` when it holds a state.
  *
  * @throws {Error} when the state cannot be resumed with this config.
  */
 export async function startStream(options: StreamOptions): Promise<RunningStream> {
-  const { bus, config, labels } = options;
+  const { config, labels } = options;
   const log = options.log ?? (() => {});
+  // Exactly once on the bus across restarts, whatever the gap: what is already stored is skipped.
+  const ledger = await PublishLedger.open(options.bus, options.stateDir);
+  const bus = ledger.bus;
   const s = subjects(options.name);
   const trainer = await StreamTrainer.open({
     config,
@@ -132,7 +146,9 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   const counts = { ingested: 0, refused: 0, assigned: 0, updates: 0 };
   const batchSize = options.batchSize ?? 32;
   const credits = new Credits(options.maxBuffered ?? 4 * batchSize);
-  const outbox = new Outbox(options.maxPendingPublishes ?? 512);
+  const outbox = new Outbox(options.maxPendingPublishes ?? 512, {
+    onDropped: (error) => log(`dropped a message that can never be published: ${describe(error)}`),
+  });
   /** Ids whose assignment is made but not yet on the bus: not saved as published. */
   const unconfirmed = new Set<string>();
   const stopping = new Subject<void>();
@@ -152,7 +168,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
         () =>
           bus.publish(s.errors, encodeEvent(event), {
             headers: JSON_HEADERS,
-            msgId: `refusal:${refusal.path}`,
+            msgId: hashedMessageId("refusal", refusal.path),
           }),
         () => counts.refused++,
       );
@@ -231,7 +247,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
     }).pipe(
       takeUntil(stopping),
       divertRefusals<IngestedImage, IngestRefusal>(isIngestRefusal, publishRefusal),
-      batchWithin(batchSize, options.batchWaitMs ?? 200),
+      batchWithin(batchSize, options.batchWaitMs ?? SERVING_WINDOW_MS),
       concatMap(async (batch) => {
         let added: StoredImage[];
         try {
@@ -258,6 +274,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       if (report.update !== null) await publishUpdate(report.update);
       if (report.labels !== null) await publishLabels(report.labels, report.round);
       await publishPending();
+      await ledger.mark();
       await trainer.checkpoint(true, unconfirmed);
     });
   })();
@@ -284,6 +301,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       if (failure === undefined) {
         await publishPending();
         await outbox.flush();
+        await ledger.mark();
         await trainer.checkpoint(false, unconfirmed);
       }
     } finally {
@@ -312,6 +330,10 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       return done;
     },
   };
+}
+
+function describe(error: unknown): string {
+  return printable(error instanceof Error ? error.message : String(error));
 }
 
 /** A round as one progress line (the cluster worker logs the same). */

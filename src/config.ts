@@ -61,6 +61,12 @@ export interface ScanConfig {
 }
 
 /** Named starting points; a run's flags override single fields. */
+/**
+ * Width of the pretext features: the projection head's output (SimCLR's and the paper's 128),
+ * what NT-Xent compares, mining ranks and the stream's neighbour index holds.
+ */
+export const PROJECTION_DIM = 128;
+
 export const PRESETS: Readonly<Record<string, ScanConfig>> = {
   /** Small and fast: the shapes fixtures in CI, 300 images at 24 px. */
   fixtures: {

@@ -4,7 +4,9 @@
  */
 import { type BackendName, BACKENDS, initBackend } from "../src/backend/backend.ts";
 import { validatePipelineName } from "../src/transport/subjects.ts";
+import { basename, dirname, join, resolve } from "node:path";
 import { logLine } from "../src/util/progress.ts";
+import { quote } from "../src/util/quote.ts";
 
 /** A problem with how the task was called: printed with the usage, exit code 2. */
 export class UsageError extends Error {
@@ -113,4 +115,44 @@ export function numericFlags(
 /** Print one JSON value as a line on stdout. */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value));
+}
+
+/**
+ * Refuse a state directory inside the watched one (or equal to it): the stream would read its
+ * own checkpoints as images, and the README promises it never does. Both are compared as real
+ * paths (links and `..` resolved); a state folder that does not exist yet is resolved through
+ * its nearest existing parent.
+ *
+ * @throws {UsageError} when `state` lies inside `watch`.
+ */
+export async function stateOutsideWatch(watch: string, state: string): Promise<void> {
+  let realWatch: string;
+  try {
+    realWatch = await Deno.realPath(watch);
+  } catch {
+    return; // A missing watch directory is reported by the stream, with its own message.
+  }
+  const realState = await realPathOfMaybeMissing(state);
+  if (realState === realWatch || realState.startsWith(`${realWatch}/`)) {
+    throw new UsageError(
+      `--state ${quote(state)} is inside the watched directory ${quote(watch)}: ` +
+        "the state must live outside it (its files would be read as images)",
+    );
+  }
+}
+
+/** `Deno.realPath` of `path`, or of its nearest existing parent with the rest appended. */
+async function realPathOfMaybeMissing(path: string): Promise<string> {
+  const rest: string[] = [];
+  let current = resolve(path);
+  while (true) {
+    try {
+      return join(await Deno.realPath(current), ...rest);
+    } catch {
+      const parent = dirname(current);
+      if (parent === current) return resolve(path);
+      rest.unshift(basename(current));
+      current = parent;
+    }
+  }
 }

@@ -13,6 +13,11 @@ import type { NatsAuth } from "../src/transport/nats_auth.ts";
 import { describeAuth, redactServers } from "../src/transport/nats_auth.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
 import { findNatsServer, type NatsServer, startNatsServer } from "../src/transport/nats_server.ts";
+import {
+  credentialsPath,
+  managedCredentials,
+  writeCredentials,
+} from "../src/transport/managed_credentials.ts";
 import { numericFlags, UsageError } from "./_cli.ts";
 
 /** The `parseArgs` options of the config and round flags (all strings). */
@@ -27,6 +32,7 @@ export const STREAM_CONFIG_OPTIONS = {
   "scan-steps": { type: "string" },
   "selflabel-steps": { type: "string" },
   "warmup-steps": { type: "string" },
+  "warmup-seconds": { type: "string" },
   "selflabel-after": { type: "string" },
   "min-images": { type: "string" },
   threads: { type: "string" },
@@ -52,6 +58,7 @@ export function streamSettings(
     ["scanSteps", "scan-steps"],
     ["selflabelSteps", "selflabel-steps"],
     ["warmupSteps", "warmup-steps"],
+    ["warmupSeconds", "warmup-seconds"],
     ["selflabelAfter", "selflabel-after"],
     ["minImages", "min-images"],
   ]);
@@ -105,13 +112,26 @@ export async function openStreamBus(options: StreamBusOptions): Promise<StreamBu
   }
   if ((await findNatsServer()) !== null) {
     await Deno.mkdir(stateDir, { recursive: true });
-    const server: NatsServer = await startNatsServer({ storeDir: join(stateDir, "nats") });
+    // A managed server requires a generated credential, kept in the state dir (0600).
+    const auth = await managedCredentials(stateDir);
+    const server: NatsServer = await startNatsServer({
+      storeDir: join(stateDir, "nats"),
+      auth,
+    });
+    try {
+      await writeCredentials(stateDir, { ...auth, url: server.url });
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
     log(
-      `started nats-server at ${server.url}; watch with: deno task events --nats ${server.url} --name ${name}`,
+      `started nats-server at ${server.url} (clients need the credential in ` +
+        `${credentialsPath(stateDir)}); watch with: deno task events --nats-state ${stateDir} ` +
+        `--name ${name}`,
     );
     options.announce?.(server.url);
     try {
-      const bus = await NatsBus.connect({ servers: server.url, name });
+      const bus = await NatsBus.connect({ servers: server.url, name, ...auth });
       return {
         bus,
         transport: "managed",

@@ -16,6 +16,7 @@ import {
 import type { BusMessage } from "../src/transport/bus.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
+import { printable } from "../src/util/quote.ts";
 import { pipelineNameFlag, runTask, UsageError } from "./_cli.ts";
 import { connectNats, NATS_CREDENTIALS_USAGE, NATS_FLAGS, natsUrlOrLocal } from "./_nats_cli.ts";
 
@@ -69,7 +70,11 @@ await runTask(USAGE, async () => {
               const event = decodeEvent(msg.payload, KINDS[kind].construct as (f: never) => object);
               return [JSON.stringify({ type: KINDS[kind].type, ...event })];
             } catch (error) {
-              logLine(`skipped a malformed message on ${msg.subject}: ${(error as Error).message}`);
+              logLine(
+                `skipped a malformed message on ${msg.subject}: ${
+                  printable((error as Error).message)
+                }`,
+              );
               return [];
             }
           }),

@@ -13,6 +13,11 @@ import {
   type PipelineSummary,
 } from "../src/transport/pipeline_state.ts";
 import { streamName } from "../src/transport/subjects.ts";
+import { summarySchema } from "../src/protocol/kv.ts";
+import { announcementSchema } from "../src/protocol/models.ts";
+import type { Schema } from "../src/protocol/parse.ts";
+import { logLine } from "../src/util/progress.ts";
+import { printable } from "../src/util/quote.ts";
 import { MODEL_KEY } from "../pipelines/workers/embed_worker.ts";
 import { pipelineNameFlag, runTask } from "./_cli.ts";
 import { connectNats, NATS_CREDENTIALS_USAGE, NATS_FLAGS, natsUrlOrLocal } from "./_nats_cli.ts";
@@ -23,6 +28,9 @@ const USAGE = `usage: deno task status [--nats URL] [--name NAME] [--json]
   URL: the pipeline's NATS server (default: $NATS_URL, else nats://127.0.0.1:4222).
   NAME: the pipeline name (default default).
 ${NATS_CREDENTIALS_USAGE}`;
+
+/** How long a status waits for the server before it says the bus is away. */
+const AWAY_MS = 5000;
 
 /** One consumer of the pipeline's stream and how far behind it is. */
 interface ConsumerLag {
@@ -42,7 +50,27 @@ await runTask(USAGE, async () => {
     options: { ...NATS_FLAGS, name: { type: "string" }, json: { type: "boolean" } },
   });
   const name = pipelineNameFlag(values.name);
-  const bus = await connectNats(natsUrlOrLocal(values.nats), name, values);
+  // A status asks once: a server that does not answer is reported as away, not waited for.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const away = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`bus away: no NATS server answered within ${AWAY_MS / 1000} s`)),
+      AWAY_MS,
+    );
+  });
+  const connecting = connectNats(natsUrlOrLocal(values.nats), name, values);
+  let bus: Awaited<typeof connecting>;
+  try {
+    bus = await Promise.race([connecting, away]);
+  } catch (error) {
+    connecting.then((late) => late.close()).catch(() => {});
+    console.log(
+      values.json ? JSON.stringify({ pipeline: name, bus: "away" }) : `${name}: bus away`,
+    );
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
   try {
     const state = await PipelineState.open(bus.connection, name);
     const jsm = await jetstreamManager(bus.connection);
@@ -63,8 +91,8 @@ await runTask(USAGE, async () => {
       workers: await state.heartbeats(),
       consumers: consumers.sort((a, b) => a.name.localeCompare(b.name)),
       messages: stream.state.subjects ?? {},
-      model: await PipelineState.read<CheckpointAnnouncement>(state.state, MODEL_KEY),
-      summary: await PipelineState.read<PipelineSummary>(state.state, "summary"),
+      model: await readOrReport(state, MODEL_KEY, announcementSchema()),
+      summary: await readOrReport(state, "summary", summarySchema()),
     };
     if (values.json) console.log(JSON.stringify(status));
     else console.log(describe(status));
@@ -72,6 +100,20 @@ await runTask(USAGE, async () => {
     await bus.close();
   }
 });
+
+/** A state-bucket value, or undefined with the reason on stderr when it is malformed. */
+async function readOrReport<T>(
+  state: PipelineState,
+  key: string,
+  schema: Schema<T>,
+): Promise<T | undefined> {
+  try {
+    return await PipelineState.read(state.state, key, schema);
+  } catch (error) {
+    logLine(`status: ${printable((error as Error).message)}`);
+    return undefined;
+  }
+}
 
 function describe(status: {
   pipeline: string;

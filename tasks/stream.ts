@@ -10,9 +10,17 @@ import { type RunningBoard, startBoard } from "../src/board/board_server.ts";
 import { streamImageSource } from "../src/board/image_source.ts";
 import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
+import { reportBusAway } from "../src/transport/bus_away.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
 import { logLine } from "../src/util/progress.ts";
-import { pipelineNameFlag, required, runTask, selectBackend, stopOnSignals } from "./_cli.ts";
+import {
+  pipelineNameFlag,
+  required,
+  runTask,
+  selectBackend,
+  stateOutsideWatch,
+  stopOnSignals,
+} from "./_cli.ts";
 import { NATS_FLAGS, natsAuthOrUsage } from "./_nats_cli.ts";
 import { openStreamBus, STREAM_CONFIG_OPTIONS, streamSettings } from "./_stream_setup.ts";
 import { boardPort } from "./board.ts";
@@ -21,7 +29,7 @@ const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] 
     [--nats-creds FILE | --nats-user U --nats-pass P | --nats-token T]
     [--clusters C] [--labels L] [--preset NAME] [--backend wasm|cpu|tensorflow] [--threads N]
     [--input-size S] [--heads N] [--neighbours K] [--seed N]
-    [--pretext-steps N] [--scan-steps N] [--selflabel-steps N] [--warmup-steps N]
+    [--pretext-steps N] [--scan-steps N] [--selflabel-steps N] [--warmup-steps N] [--warmup-seconds S]
     [--selflabel-after N] [--min-images N] [--board PORT]
 
   DIR: the directory to watch (only read); existing images first, then new ones as they land.
@@ -57,6 +65,7 @@ await runTask(USAGE, async () => {
   const { config, rounds, threads } = streamSettings(values);
   const port = values.board === undefined ? undefined : boardPort(values.board, "--board", 0);
   const stateDir = values.state ?? join(".scanstream", name);
+  await stateOutsideWatch(watch, stateDir);
   const labels = values.labels === undefined ? undefined : await readLabels(values.labels);
   const backend = await selectBackend(values.backend);
 
@@ -71,6 +80,7 @@ await runTask(USAGE, async () => {
   });
 
   let board: RunningBoard | undefined;
+  const away = bus instanceof NatsBus ? reportBusAway(bus, name, `stream ${name}`, logLine) : null;
   try {
     logLine(
       `stream ${name}: watching ${watch}, state in ${stateDir}, backend ${backend}, ` +
@@ -93,6 +103,7 @@ await runTask(USAGE, async () => {
         name,
         port,
         images: streamImageSource(stream.trainer),
+        clusters: config.clusters,
         connection: bus instanceof NatsBus ? bus.connectionChanges() : undefined,
         log: logLine,
       });
@@ -109,6 +120,7 @@ await runTask(USAGE, async () => {
       stopListening();
     }
   } finally {
+    away?.unsubscribe();
     await board?.close();
     await close();
   }

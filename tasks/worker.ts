@@ -12,8 +12,10 @@ import { runMineWorker } from "../pipelines/workers/mine_worker.ts";
 import { type Stage, STAGES, type WorkerContext } from "../pipelines/workers/worker_context.ts";
 import { PRESETS } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
+import { reportBusAway } from "../src/transport/bus_away.ts";
 import { PipelineState } from "../src/transport/pipeline_state.ts";
 import { logLine } from "../src/util/progress.ts";
+import { printable } from "../src/util/quote.ts";
 import {
   optionalNumber,
   pipelineNameFlag,
@@ -107,6 +109,7 @@ await runTask(USAGE, async () => {
     stopping: "stopping: finishing what this worker holds (a second signal exits at once)",
     second: "second signal: exiting at once",
   });
+  const away = reportBusAway(bus, name, `worker ${id}`, logLine);
   try {
     const ctx: WorkerContext = {
       bus,
@@ -114,7 +117,8 @@ await runTask(USAGE, async () => {
       name,
       id,
       signal: controller.signal,
-      log: (line) => logLine(`${id}: ${line}`),
+      // Stages log header text and error messages that may repeat it: one line, escaped.
+      log: (line) => logLine(`${id}: ${printable(line)}`),
     };
     logLine(`worker ${id}: running (backend ${backend})`);
     let summary: object;
@@ -128,6 +132,7 @@ await runTask(USAGE, async () => {
     else summary = await runClusterWorker(ctx, cluster!);
     logLine(`worker ${id}: stopped ${JSON.stringify(summary)}`);
   } finally {
+    away.unsubscribe();
     stopListening();
     await bus.close();
   }

@@ -7,7 +7,12 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendName } from "../../src/backend/backend.ts";
-import { augmentationOf, makeConfigFrom, type ScanConfig } from "../../src/config.ts";
+import {
+  augmentationOf,
+  makeConfigFrom,
+  PROJECTION_DIM,
+  type ScanConfig,
+} from "../../src/config.ts";
 import { batchToTensor, type Dataset, gatherBatch } from "../../src/data/dataset.ts";
 import { buildClusteringHead } from "../../src/models/clustering_head.ts";
 import { buildProjectionHead } from "../../src/models/projection_head.ts";
@@ -62,7 +67,7 @@ export async function measureTimings(run: MeasureRun): Promise<StageTimings> {
 
   const backbone = buildBackbone(backboneConfig(config), 0);
   const dim = featureDim(backbone);
-  const projection = buildProjectionHead(dim, dim, 128, 1);
+  const projection = buildProjectionHead(dim, dim, PROJECTION_DIM, 1);
   const heads = buildClusteringHead(dim, config.clusters, config.heads, 2);
   try {
     return await measureWith(run, { backbone, projection, heads }, started);

@@ -21,9 +21,24 @@
  * ```
  */
 import { join } from "node:path";
-import { concatMap, filter, from, lastValueFrom, map, merge, Subject, takeUntil } from "rxjs";
+import {
+  concatMap,
+  filter,
+  from,
+  lastValueFrom,
+  map,
+  merge,
+  mergeMap,
+  Subject,
+  takeUntil,
+} from "rxjs";
 import type { ScanConfig } from "../../src/config.ts";
+import { BACKBONES } from "../../src/models/resnet.ts";
 import { batchWithin } from "../../src/operators/batch_within.ts";
+import { JoinById } from "../../src/operators/join_by_id.ts";
+import { storedAssignmentSchema } from "../../src/protocol/kv.ts";
+import { refuseMessage } from "../../src/protocol/refuse.ts";
+import { featureWidths } from "../../src/protocol/stage_messages.ts";
 import { publishEach } from "../../src/operators/publish_each.ts";
 import {
   type AssignmentEvent,
@@ -34,7 +49,7 @@ import type { RoundConfig } from "../../src/stream/round_config.ts";
 import type { StoredImage } from "../../src/stream/store.ts";
 import { StreamTrainer } from "../../src/stream/trainer.ts";
 import { trainingLoop } from "../../src/stream/training_loop.ts";
-import { publishJson } from "../../src/transport/bus.ts";
+import { type BusMessage, JSON_HEADERS, publishJson } from "../../src/transport/bus.ts";
 import {
   type CheckpointAnnouncement,
   PipelineState,
@@ -48,9 +63,11 @@ import {
   type EmbeddingMessage,
   type ImageMessage,
 } from "../../src/transport/stage_messages.ts";
+import { reportReplayGap } from "../../src/transport/replay_gap.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { concatFloat32 } from "../../src/util/concat.ts";
-import { describeRound } from "../stream.ts";
+import { printable, quote } from "../../src/util/quote.ts";
+import { describeRound, SERVING_WINDOW_MS } from "../stream.ts";
 import { MODEL_KEY } from "./embed_worker.ts";
 import { now, shareConfig, type WorkerContext } from "./worker_context.ts";
 
@@ -62,11 +79,17 @@ export interface ClusterWorkerOptions {
   readonly stateDir: string;
   /** Ground truth, path -> class name; only for the metrics of updates. */
   readonly labels?: ReadonlyMap<string, string>;
-  /** Images per add (default 32) and longest wait for a batch (default 200 ms). */
+  /** Images per add (default 32) and longest wait for a batch (default `SERVING_WINDOW_MS`). */
   readonly batchSize?: number;
   readonly batchWaitMs?: number;
   /** Training threads (default: all cores but one, at least one). */
   readonly threads?: number;
+  /**
+   * Most images (and features) waiting for their other half, and the longest wait (default
+   * 4096, 10 minutes); an image whose features never come is dropped with an `errors` event.
+   */
+  readonly maxWaiting?: number;
+  readonly maxWaitMs?: number;
 }
 
 /** What the cluster stage did this run. */
@@ -74,6 +97,8 @@ export interface ClusterSummary {
   readonly stored: number;
   /** Of them, stored with features from the embed pool (the rest were refreshed here). */
   readonly pooled: number;
+  /** Of them, images whose features did not come in time (embedded here). */
+  readonly orphans: number;
   readonly assigned: number;
   readonly updates: number;
   readonly version: number;
@@ -84,10 +109,10 @@ export interface ClusterSummary {
 /** An image with the features the pool computed for it. */
 interface Joined {
   readonly image: ImageMessage;
-  readonly features: EmbeddingMessage;
+  /** Absent for an image whose features did not come in time: it is embedded here. */
+  readonly features?: EmbeddingMessage;
 }
 
-const JSON_HEADERS = { "content-type": "application/json" };
 const STATE_KEY_SUMMARY = "summary";
 
 /** Run until `ctx.signal` aborts; then drain, save the state and return. */
@@ -104,14 +129,28 @@ export async function runClusterWorker(
     threads: options.threads,
   });
   await shareConfig(ctx.state, config);
-  const counts = { stored: 0, pooled: 0, assigned: 0, updates: 0 };
+  const counts = { stored: 0, pooled: 0, assigned: 0, updates: 0, orphans: 0 };
   const clusterOf = new Map<string, number>();
+  const assignmentSchema = storedAssignmentSchema(config.clusters);
+  const readAssignment = async (id: string) => {
+    try {
+      return await PipelineState.read(ctx.state.assignments, id, assignmentSchema);
+    } catch (error) {
+      ctx.log(`cluster: skipped a stored assignment: ${printable((error as Error).message)}`);
+      return undefined;
+    }
+  };
   for await (const id of await ctx.state.assignments.keys()) {
-    const stored = await PipelineState.read<StoredAssignment>(ctx.state.assignments, id);
+    const stored = await readAssignment(id);
     if (stored !== undefined) clusterOf.set(id, stored.cluster);
   }
-  const waitingImages = new Map<string, ImageMessage>();
-  const waitingFeatures = new Map<string, EmbeddingMessage>();
+  const waiting = new JoinById<ImageMessage, EmbeddingMessage>({
+    limit: options.maxWaiting ?? 4096,
+    maxWaitMs: options.maxWaitMs ?? 10 * 60_000,
+  });
+  const refuser = { bus: ctx.bus, name: ctx.name, log: ctx.log, stage: "cluster" };
+  // Images past the stream's retention that the store does not hold cannot come back.
+  await reportReplayGap(ctx.bus, ctx.name, "cluster", ctx.log);
   const stopping = new Subject<void>();
   const abort = new AbortController();
   const trainingRounds = trainingLoop(trainer, abort.signal);
@@ -129,7 +168,7 @@ export async function runClusterWorker(
         modelVersion: trainer.version,
         checkpoint: trainer.serving.round,
         sizes: sizesOf(clusterOf, config.clusters, trainer.version),
-        waiting: waitingImages.size,
+        waiting: waiting.waiting.left,
         at: now(),
       } satisfies PipelineSummary,
     );
@@ -177,7 +216,7 @@ export async function runClusterWorker(
       msgId: `clusters:${event.version}`,
     });
     for (const move of event.moved) {
-      const stored = await PipelineState.read<StoredAssignment>(ctx.state.assignments, move.id);
+      const stored = await readAssignment(move.id);
       if (stored === undefined) continue;
       await PipelineState.write(
         ctx.state.assignments,
@@ -204,61 +243,75 @@ export async function runClusterWorker(
     label: labels?.get(image.path),
   });
 
-  // Both subjects from their first message; each side waits in a map for the other.
-  const decoded = <T>(decode: (m: Parameters<typeof decodeImageMessage>[0]) => T) =>
-    map((msg: Parameters<typeof decodeImageMessage>[0]) => {
+  // Both subjects from their first message; each side waits for the other (bounded). A message
+  // is checked whole (id grammar, image side, feature widths, finite features) before anything
+  // is stored; a refused one is one `errors` event.
+  const widths = featureWidths(BACKBONES[config.backbone]?.widths);
+  const decoded = <T>(decode: (m: BusMessage) => T) =>
+    concatMap(async (msg: BusMessage) => {
       try {
-        return decode(msg);
+        return [decode(msg)];
       } catch (error) {
-        ctx.log(`skipped a malformed message on ${msg.subject}: ${(error as Error).message}`);
-        return undefined;
+        await refuseMessage(refuser, msg, error);
+        return [];
       }
     });
   const images = ctx.bus.subscribe(s.images, { deliverAll: true }).pipe(
-    decoded(decodeImageMessage),
-    filter((image): image is ImageMessage => image !== undefined),
+    decoded((msg) => decodeImageMessage(msg, { size: config.inputSize })),
+    mergeMap((list) => list),
     map((image): Joined | undefined => {
       if (trainer.store.has(image.id)) return undefined;
-      const features = waitingFeatures.get(image.id);
-      if (features === undefined) {
-        waitingImages.set(image.id, image);
-        return undefined;
-      }
-      waitingFeatures.delete(image.id);
-      return { image, features };
+      const features = waiting.left(image.id, image);
+      return features === undefined ? undefined : { image, features };
     }),
   );
   const embeddings = ctx.bus.subscribe(s.embeddings, { deliverAll: true }).pipe(
-    decoded(decodeEmbeddingMessage),
-    filter((features): features is EmbeddingMessage => features !== undefined),
+    decoded((msg) => decodeEmbeddingMessage(msg, widths)),
+    mergeMap((list) => list),
     map((features): Joined | undefined => {
       if (trainer.store.has(features.id)) return undefined;
-      const image = waitingImages.get(features.id);
-      if (image === undefined) {
-        const known = waitingFeatures.get(features.id);
-        if (known === undefined || known.checkpoint < features.checkpoint) {
-          waitingFeatures.set(features.id, features);
-        }
-        return undefined;
-      }
-      waitingImages.delete(features.id);
-      return { image, features };
+      const image = waiting.right(
+        features.id,
+        features,
+        (known) => known.checkpoint < features.checkpoint,
+      );
+      return image === undefined ? undefined : { image, features };
     }),
   );
+  // An image whose features did not come in time (or that was pushed out by newer ones) is not
+  // kept waiting: it is embedded here, as stale features are, and the wait is logged.
+  const orphans = new Subject<Joined>();
+  const expiry = setInterval(() => {
+    for (const dropped of waiting.expire()) {
+      const seconds = Math.round(dropped.waitedMs / 1000);
+      if (dropped.side === "right") {
+        ctx.log(`cluster: dropped the features of ${dropped.id}: no image came in ${seconds} s`);
+        continue;
+      }
+      const image = dropped.value as ImageMessage;
+      counts.orphans++;
+      ctx.log(
+        `cluster: ${quote(image.path)} waited ${seconds} s for its features (${
+          dropped.why === "expired" ? "they did not come" : "too many images wait"
+        }); embedding it here`,
+      );
+      if (!trainer.store.has(image.id)) orphans.next({ image });
+    }
+  }, Math.min(5_000, options.maxWaitMs ?? 5_000));
 
   const serving = lastValueFrom(
-    merge(images, embeddings).pipe(
+    merge(images, embeddings, orphans).pipe(
       takeUntil(stopping),
       filter((joined): joined is Joined => joined !== undefined),
-      batchWithin(options.batchSize ?? 32, options.batchWaitMs ?? 200),
+      batchWithin(options.batchSize ?? 32, options.batchWaitMs ?? SERVING_WINDOW_MS),
       concatMap(async (batch) => {
         // Checked now, in this synchronous section: a round may have ended since they arrived.
         const round = trainer.serving.round;
-        const fresh = batch.filter((j) => j.features.checkpoint === round);
-        const stale = batch.filter((j) => j.features.checkpoint !== round);
+        const fresh = batch.filter((j) => j.features?.checkpoint === round);
+        const stale = batch.filter((j) => j.features?.checkpoint !== round);
         const pooled = trainer.add(fresh.map((j) => toStored(j.image)), {
-          projected: concatFloat32(fresh.map((j) => j.features.projected)),
-          backbone: concatFloat32(fresh.map((j) => j.features.backbone)),
+          projected: concatFloat32(fresh.map((j) => j.features!.projected)),
+          backbone: concatFloat32(fresh.map((j) => j.features!.backbone)),
         });
         const refreshed = trainer.add(stale.map((j) => toStored(j.image)));
         counts.pooled += pooled.length;
@@ -310,6 +363,7 @@ export async function runClusterWorker(
     training.catch(() => resolve());
   });
   await Promise.allSettled([serving, training]);
+  clearInterval(expiry);
   try {
     await stopHeartbeat();
     if (failure === undefined) {

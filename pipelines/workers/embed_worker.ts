@@ -19,12 +19,13 @@
 import { join } from "node:path";
 import type { ScanConfig } from "../../src/config.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
-import { decodeImage } from "../../src/image/decode.ts";
-import { toPixels } from "../../src/image/to_input.ts";
+import { RequestDecoder } from "../../src/ingest/request_decoder.ts";
 import { argmaxRows } from "../../src/operators/classify.ts";
-import { encodeEvent, refusalEvent } from "../../src/stream/events.ts";
+import { refuseMessage } from "../../src/protocol/refuse.ts";
+import { encodeEvent } from "../../src/stream/events.ts";
 import { StreamModels } from "../../src/stream/stream_models.ts";
-import { json, type Reply } from "../../src/transport/bus.ts";
+import { JSON_HEADERS, type Reply } from "../../src/transport/bus.ts";
+import { announcementSchema } from "../../src/protocol/models.ts";
 import { CLASSIFY_MAX_BYTES, type ClassifyReply } from "../../src/transport/classify_protocol.ts";
 import {
   type CheckpointAnnouncement,
@@ -38,6 +39,7 @@ import {
 } from "../../src/transport/stage_messages.ts";
 import { streamName, subjects } from "../../src/transport/subjects.ts";
 import { pullBatches, type WorkItem } from "../../src/transport/work_queue.ts";
+import { printable } from "../../src/util/quote.ts";
 import { waitForConfig, type WorkerContext } from "./worker_context.ts";
 
 /** The consumer every embed worker of a pipeline shares. */
@@ -78,34 +80,43 @@ export async function runEmbedWorker(
   const s = subjects(ctx.name);
   const scratch = await Deno.makeTempDir({ prefix: "scanstream-embed-" });
 
-  // Announcements are watched before the bucket is read, so none falls between the two.
-  let announced: CheckpointAnnouncement | undefined;
-  const watching = ctx.bus.subscribe(s.models).subscribe((msg) => {
-    try {
-      const a = json<CheckpointAnnouncement>(msg);
-      if (announced === undefined || a.checkpoint > announced.checkpoint) announced = a;
-    } catch (error) {
-      ctx.log(`skipped a malformed announcement: ${(error as Error).message}`);
-    }
-  });
+  // The subject is only a wake-up: what is served is what the state bucket's `model` key
+  // announces (the cluster stage writes it before publishing), so a forged announcement with a
+  // huge checkpoint or a crafted prefix changes nothing (docs/protocol.md). Watched before the
+  // bucket is first read, so no announcement falls between the two.
+  let wakeup = true;
+  const watching = ctx.bus.subscribe(s.models).subscribe(() => (wakeup = true));
   let served: Served | undefined;
   const serveLatest = async () => {
-    const latest = announced;
+    if (!wakeup) return;
+    wakeup = false;
+    let latest: CheckpointAnnouncement | undefined;
+    try {
+      latest = await PipelineState.read(ctx.state.state, MODEL_KEY, announcementSchema());
+    } catch (error) {
+      ctx.log(`embed: the announced model is unreadable: ${printable((error as Error).message)}`);
+      return;
+    }
     if (latest === undefined) return;
     if (served !== undefined && latest.checkpoint <= served.announcement.checkpoint) return;
+    // The prefix is the checkpoint number (checked by the schema): it stays inside `scratch`.
     const dir = join(scratch, latest.prefix);
     try {
       await ctx.state.downloadCheckpoint(latest.prefix, dir);
+      const models = await StreamModels.load(dir);
+      served?.models.dispose();
+      served = { announcement: latest, models };
+      ctx.log(`serving checkpoint ${latest.checkpoint} (model version ${latest.modelVersion})`);
     } catch (error) {
-      // Replaced while we looked: the next announcement names a newer one.
-      ctx.log(`could not load checkpoint ${latest.checkpoint}: ${(error as Error).message}`);
-      return;
+      // Replaced while we looked (the next announcement names a newer one), or corrupt: the
+      // previous checkpoint goes on serving.
+      ctx.log(
+        `could not load checkpoint ${latest.checkpoint}: ${printable((error as Error).message)}` +
+          (served === undefined ? "" : `; still serving ${served.announcement.checkpoint}`),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
-    const models = await StreamModels.load(dir);
-    served?.models.dispose();
-    served = { announcement: latest, models };
-    await Deno.remove(dir, { recursive: true });
-    ctx.log(`serving checkpoint ${latest.checkpoint} (model version ${latest.modelVersion})`);
   };
 
   const started = new Date().toISOString();
@@ -118,18 +129,20 @@ export async function runEmbedWorker(
     processed: counts.embedded,
     checkpoint: served?.announcement.checkpoint,
   }));
+  // Requests decode in a worker, under ingest's time limit and a concurrency bound.
+  const requests = new RequestDecoder({
+    size: config.inputSize,
+    limits: { maxBytes: CLASSIFY_MAX_BYTES },
+  });
   const responder = ctx.bus.reply(s.classify, async (msg): Promise<Reply> => {
-    const reply = await classifyBytes(msg.payload, config, served);
+    const reply = await classifyBytes(msg.payload, config, served, requests);
     counts.classified++;
-    return { payload: encodeEvent(reply), headers: { "content-type": "application/json" } };
+    return { payload: encodeEvent(reply), headers: JSON_HEADERS };
   }, { queue: "classify" });
 
   try {
     while (served === undefined && !ctx.signal.aborted) {
-      const stored = await PipelineState.read<CheckpointAnnouncement>(ctx.state.state, MODEL_KEY);
-      if (stored !== undefined && (announced?.checkpoint ?? -1) < stored.checkpoint) {
-        announced = stored;
-      }
+      wakeup = true;
       await serveLatest();
       if (served === undefined) await new Promise((resolve) => setTimeout(resolve, 500));
     }
@@ -146,6 +159,7 @@ export async function runEmbedWorker(
     }
   } finally {
     responder.unsubscribe();
+    requests.close();
     watching.unsubscribe();
     await stopHeartbeat();
     served?.models.dispose();
@@ -166,23 +180,12 @@ async function embedBatch(
   const held: WorkItem[] = [];
   for (const item of items) {
     try {
-      const image = decodeImageMessage(item.message);
-      if (image.size !== config.inputSize) {
-        throw new TypeError(
-          `Cannot embed image ${image.id}: it is ${image.size} px, the pipeline uses ` +
-            `${config.inputSize} px`,
-        );
-      }
-      images.push(image);
+      images.push(decodeImageMessage(item.message, { size: config.inputSize }));
       held.push(item);
     } catch (error) {
-      const reason = (error as Error).message;
-      ctx.log(`refused a message on ${item.message.subject}: ${reason}`);
-      await ctx.bus.publish(
-        s.errors,
-        encodeEvent(refusalEvent({ path: item.message.headers["scan-path"] ?? "?", reason })),
-        { headers: { "content-type": "application/json" } },
-      );
+      // Refused, reported once, and terminated: never redelivered.
+      const refuser = { bus: ctx.bus, name: ctx.name, log: ctx.log, stage: "embed" };
+      await refuseMessage(refuser, item.message, error);
       item.term();
     }
   }
@@ -230,6 +233,7 @@ async function classifyBytes(
   bytes: Uint8Array,
   config: ScanConfig,
   served: Served | undefined,
+  requests: RequestDecoder,
 ): Promise<ClassifyReply> {
   if (bytes.byteLength > CLASSIFY_MAX_BYTES) {
     throw new RangeError(
@@ -240,13 +244,17 @@ async function classifyBytes(
   if (served === undefined || served.announcement.modelVersion === 0) {
     throw new Error("Cannot classify: there is no clustering yet, current model version is 0");
   }
-  const decoded = await decodeImage(bytes, { maxBytes: CLASSIFY_MAX_BYTES });
-  if (!decoded.ok) throw new Error(`Cannot classify: ${decoded.reason}`);
+  let pixels: Uint8Array;
+  try {
+    pixels = (await requests.decode(bytes)).pixels;
+  } catch (error) {
+    throw new Error(`Cannot classify: ${(error as Error).message}`);
+  }
   const size = config.inputSize;
   const dataset: Dataset = {
     n: 1,
     size,
-    pixels: toPixels(decoded.rgb, decoded.width, decoded.height, size),
+    pixels,
     ids: ["request"],
     paths: ["request"],
   };

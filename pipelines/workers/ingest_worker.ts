@@ -19,10 +19,14 @@ import {
 } from "../../src/ingest/ingest.ts";
 import { divertRefusals } from "../../src/operators/divert_refusals.ts";
 import { publishEach } from "../../src/operators/publish_each.ts";
-import { encodeEvent, refusalEvent } from "../../src/stream/events.ts";
+import { refusalEvent } from "../../src/stream/events.ts";
+import { publishJson } from "../../src/transport/bus.ts";
+import { hashedMessageId } from "../../src/transport/message_id.ts";
+import { isPermanentPublishError } from "../../src/transport/outbox.ts";
 import { startHeartbeat } from "../../src/transport/pipeline_state.ts";
 import { encodeImageMessage } from "../../src/transport/stage_messages.ts";
 import { subjects } from "../../src/transport/subjects.ts";
+import { printable, quote } from "../../src/util/quote.ts";
 import { waitForConfig, type WorkerContext } from "./worker_context.ts";
 
 /** Options of the ingest worker. */
@@ -36,6 +40,23 @@ export interface IngestWorkerOptions {
 export interface IngestSummary {
   readonly published: number;
   readonly refused: number;
+}
+
+/**
+ * Run `publish`; one that can never succeed (`isPermanentPublishError`) is logged and dropped,
+ * so one bad message cannot stop the worker, nor stop it again on every restart.
+ *
+ * @returns whether it was published.
+ */
+async function dropPermanent(ctx: WorkerContext, publish: () => Promise<void>): Promise<boolean> {
+  try {
+    await publish();
+    return true;
+  } catch (error) {
+    if (!isPermanentPublishError(error)) throw error;
+    ctx.log(`dropped a message that can never be published: ${printable(String(error))}`);
+    return false;
+  }
 }
 
 /** Run until `ctx.signal` aborts (or the directory goes away). */
@@ -59,18 +80,21 @@ export async function runIngestWorker(
   const known: string[] = [];
   for await (const id of await ctx.state.assignments.keys()) known.push(id);
 
+  // The id never holds the path: NATS refuses CR and LF in headers (see `hashedMessageId`).
   const publishRefusal = async (refusal: IngestRefusal) => {
     const event = refusalEvent({ path: refusal.path, reason: refusal.reason });
-    await ctx.bus.publish(s.errors, encodeEvent(event), {
-      headers: { "content-type": "application/json" },
-      msgId: `refusal:${refusal.path}`,
-    });
-    counts.refused++;
-    ctx.log(`refused ${refusal.path}: ${refusal.reason}`);
+    const published = await dropPermanent(
+      ctx,
+      () => publishJson(ctx.bus, s.errors, event, hashedMessageId("refusal", refusal.path)),
+    );
+    if (published) counts.refused++;
+    ctx.log(`refused ${quote(refusal.path)}: ${printable(refusal.reason)}`);
   };
-  const publishImage = (image: IngestedImage) => {
-    const { payload, headers } = encodeImageMessage({ ...image, size: config.inputSize });
-    return ctx.bus.publish(s.images, payload, { headers, msgId: `image:${image.id}` });
+  const publishImage = async (image: IngestedImage) => {
+    await dropPermanent(ctx, () => {
+      const { payload, headers } = encodeImageMessage({ ...image, size: config.inputSize });
+      return ctx.bus.publish(s.images, payload, { headers, msgId: `image:${image.id}` });
+    });
   };
   try {
     await lastValueFrom(

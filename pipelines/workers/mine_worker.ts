@@ -20,10 +20,14 @@
  * embeddings (ordered, from the start) ─ batchWithin ─ CheckpointNeighbours.add ─▶ neighbours, KV
  * ```
  */
-import { concatMap, filter, lastValueFrom, map, Observable, takeUntil } from "rxjs";
+import { concatMap, filter, lastValueFrom, Observable, takeUntil } from "rxjs";
 import { sha256Hex } from "../../src/image/hash.ts";
 import { type ChangedList, CheckpointNeighbours } from "../../src/mining/checkpoint_neighbours.ts";
+import { BACKBONES } from "../../src/models/resnet.ts";
 import { batchWithin } from "../../src/operators/batch_within.ts";
+import { announcementSchema } from "../../src/protocol/models.ts";
+import { refuseMessage } from "../../src/protocol/refuse.ts";
+import { featureWidths } from "../../src/protocol/stage_messages.ts";
 import type { BusMessage } from "../../src/transport/bus.ts";
 import {
   PipelineState,
@@ -35,7 +39,10 @@ import {
   type EmbeddingMessage,
   encodeNeighbourListMessage,
 } from "../../src/transport/stage_messages.ts";
+import { reportReplayGap } from "../../src/transport/replay_gap.ts";
 import { subjects } from "../../src/transport/subjects.ts";
+import { printable } from "../../src/util/quote.ts";
+import { MODEL_KEY } from "./embed_worker.ts";
 import { now, waitForConfig, type WorkerContext } from "./worker_context.ts";
 
 /** Options of the mine worker. */
@@ -71,6 +78,8 @@ export async function runMineWorker(
   if (config === undefined) return { ...counts, images: 0, checkpoint: -1 };
   const s = subjects(ctx.name);
   const miner = new CheckpointNeighbours(config.neighbours);
+  const widths = { projected: featureWidths(BACKBONES[config.backbone]?.widths).projected };
+  const announced = announcedCheckpoint(ctx);
   const stopping = new Observable<void>((subscriber) => {
     const stop = () => subscriber.next();
     if (ctx.signal.aborted) stop();
@@ -99,6 +108,8 @@ export async function runMineWorker(
     counts.lists++;
   };
 
+  // A replay that no longer starts at the pipeline's first message rebuilds part of the index.
+  await reportReplayGap(ctx.bus, ctx.name, "mine", ctx.log);
   const started = now();
   const stopHeartbeat = startHeartbeat(ctx.state, () => ({
     id: ctx.id,
@@ -114,7 +125,7 @@ export async function runMineWorker(
     await lastValueFrom(
       ctx.bus.subscribe(s.embeddings, { deliverAll: true }).pipe(
         takeUntil(stopping),
-        map((msg) => decoded(msg, ctx, counts)),
+        concatMap((msg) => checked(msg, ctx, counts, widths, announced)),
         filter((features): features is EmbeddingMessage => features !== undefined),
         batchWithin(options.batchSize ?? 64, options.batchWaitMs ?? 100),
         concatMap(async (batch) => {
@@ -141,18 +152,50 @@ export async function runMineWorker(
   return { ...counts, images: miner.size, checkpoint: miner.checkpoint };
 }
 
-/** The features a message carries, or undefined (logged and counted) when it is malformed. */
-function decoded(
+/**
+ * The highest checkpoint the state bucket has announced, read again only when a feature claims a
+ * newer one: the bucket is the authority, so a forged checkpoint number on the embeddings
+ * subject is refused instead of making every real feature after it "older" (docs/protocol.md).
+ */
+function announcedCheckpoint(ctx: WorkerContext): (claimed: number) => Promise<boolean> {
+  let known = -1;
+  return async (claimed) => {
+    if (claimed <= known) return true;
+    try {
+      const model = await PipelineState.read(ctx.state.state, MODEL_KEY, announcementSchema());
+      known = Math.max(known, model?.checkpoint ?? -1);
+    } catch (error) {
+      ctx.log(`mine: the announced model is unreadable: ${printable((error as Error).message)}`);
+    }
+    return claimed <= known;
+  };
+}
+
+/**
+ * The features a message carries, or undefined when it is malformed or claims a checkpoint that
+ * was never announced: then it is counted, logged and reported on `errors`, and skipped.
+ */
+async function checked(
   msg: BusMessage,
   ctx: WorkerContext,
   counts: { processed: number; refused: number },
-): EmbeddingMessage | undefined {
+  widths: { projected: number },
+  announced: (claimed: number) => Promise<boolean>,
+): Promise<EmbeddingMessage | undefined> {
+  let features: EmbeddingMessage;
   try {
-    return decodeEmbeddingMessage(msg);
+    features = decodeEmbeddingMessage(msg, widths);
+    if (!(await announced(features.checkpoint))) {
+      throw new RangeError(
+        `Cannot mine features of ${features.id}: checkpoint ${features.checkpoint} was never ` +
+          "announced in the state bucket",
+      );
+    }
   } catch (error) {
     counts.processed++;
     counts.refused++;
-    ctx.log(`skipped a malformed message on ${msg.subject}: ${(error as Error).message}`);
+    await refuseMessage({ bus: ctx.bus, name: ctx.name, log: ctx.log, stage: "mine" }, msg, error);
     return undefined;
   }
+  return features;
 }

@@ -6,7 +6,9 @@
  */
 import type { ScanConfig } from "../../src/config.ts";
 import type { NatsBus } from "../../src/transport/nats_bus.ts";
+import { sharedConfig } from "../../src/protocol/kv.ts";
 import { PipelineState } from "../../src/transport/pipeline_state.ts";
+import { printable } from "../../src/util/quote.ts";
 
 /** The stages a worker can run. */
 export const STAGES = ["ingest", "embed", "mine", "cluster"] as const;
@@ -41,10 +43,19 @@ export async function shareConfig(state: PipelineState, config: ScanConfig): Pro
 export async function waitForConfig(ctx: WorkerContext): Promise<ScanConfig | undefined> {
   let logged = false;
   while (!ctx.signal.aborted) {
-    const config = await PipelineState.read<ScanConfig>(ctx.state.state, CONFIG_KEY);
+    let config: ScanConfig | undefined;
+    let why = `waiting for the cluster stage of ${ctx.name} to share its config`;
+    try {
+      config = await PipelineState.read(ctx.state.state, CONFIG_KEY, sharedConfig());
+    } catch (error) {
+      // A malformed config is waited out like a missing one: the cluster stage rewrites it.
+      why = `the shared config is malformed, waiting for a valid one: ${
+        printable((error as Error).message)
+      }`;
+    }
     if (config !== undefined) return config;
     if (!logged) {
-      ctx.log(`waiting for the cluster stage of ${ctx.name} to share its config`);
+      ctx.log(why);
       logged = true;
     }
     await sleep(500, ctx.signal);

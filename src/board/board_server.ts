@@ -29,8 +29,14 @@ export interface BoardOptions {
   readonly hostname?: string;
   /** Connection changes of a NATS bus; without them the bus counts as in-process. */
   readonly connection?: Observable<ConnectionChange>;
+  /** The pipeline's cluster count: higher cluster ids are refused. Default 65,536. */
+  readonly clusters?: number;
   /** Shortest pause between two pushes. Default 250 ms. */
   readonly pushEveryMs?: number;
+  /** Most event streams open at once (one more gets 503). Default 64. */
+  readonly maxConnections?: number;
+  /** Most bytes waiting for one event stream before it is dropped. Default 1 MiB. */
+  readonly maxBufferedBytes?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -74,7 +80,10 @@ export function startBoard(options: BoardOptions): RunningBoard {
     neighbours: images.hasNeighbours,
     connection: options.connection === undefined ? "in-process" : "connected",
   });
-  const hub = new SseHub();
+  const hub = new SseHub({
+    maxConnections: options.maxConnections,
+    maxBufferedBytes: options.maxBufferedBytes,
+  });
   const pushEveryMs = options.pushEveryMs ?? 250;
   let pending: ReturnType<typeof setTimeout> | undefined;
   const stopListening = state.onChange(() => {
@@ -84,7 +93,11 @@ export function startBoard(options: BoardOptions): RunningBoard {
     }, pushEveryMs);
   });
   const subscriptions: Subscription[] = [
-    feedBoard(options.bus, options.name, state, { images: cache, log }),
+    feedBoard(options.bus, options.name, state, {
+      images: cache,
+      log,
+      clusters: options.clusters,
+    }),
   ];
   if (options.connection !== undefined) {
     subscriptions.push(options.connection.subscribe({

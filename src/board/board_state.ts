@@ -153,8 +153,14 @@ export class BoardState {
   readonly #metricPoints: number;
   readonly #neighbours: boolean;
   readonly #members = new Map<string, Member>();
-  /** Cluster id -> ids in it now. */
-  readonly #clusters: Set<string>[] = [];
+  /** Cluster id -> ids in it now, each with its last known confidence (-1 when unknown). */
+  readonly #clusters: Map<string, number>[] = [];
+  /**
+   * Cluster id -> its grid's members beyond the exemplars, best first, kept up to date as
+   * members come and go (an addition is placed in O(topPerCluster)); undefined when it must be
+   * chosen again from the whole cluster (a member of it left, exemplars or a confidence changed).
+   */
+  readonly #best: ({ id: string; confidence: number }[] | undefined)[] = [];
   /** Cluster id -> its exemplars in the latest update, most confident first. */
   #exemplars: readonly (readonly string[])[] = [];
   #version = 0;
@@ -165,6 +171,8 @@ export class BoardState {
   #refusals: RefusalEvent[] = [];
   #connection: ConnectionState;
   readonly #listeners = new Set<() => void>();
+  /** The snapshot of the current state, built on the first request after a change. */
+  #snapshot: BoardSnapshot | undefined;
 
   constructor(options: BoardStateOptions) {
     this.name = options.name;
@@ -188,12 +196,37 @@ export class BoardState {
   }
 
   #changed(): void {
+    this.#snapshot = undefined;
     for (const listener of this.#listeners) listener();
   }
 
   #place(id: string, cluster: number): void {
-    while (this.#clusters.length <= cluster) this.#clusters.push(new Set());
-    this.#clusters[cluster].add(id);
+    while (this.#clusters.length <= cluster) this.#clusters.push(new Map());
+    const confidence = this.#members.get(id)?.confidence ?? -1;
+    this.#clusters[cluster].set(id, confidence);
+    const best = this.#best[cluster];
+    if (best === undefined) return;
+    if ((this.#exemplars[cluster] ?? []).includes(id)) {
+      this.#best[cluster] = undefined;
+      return;
+    }
+    insertBest(best, { id, confidence }, this.#needed(cluster));
+  }
+
+  #remove(id: string, cluster: number): void {
+    const members = this.#clusters[cluster];
+    if (members === undefined || !members.delete(id)) return;
+    const best = this.#best[cluster];
+    if (best?.some((b) => b.id === id) || (this.#exemplars[cluster] ?? []).includes(id)) {
+      this.#best[cluster] = undefined;
+    }
+  }
+
+  /** Grid places left for members beyond the cluster's exemplars. */
+  #needed(cluster: number): number {
+    const members = this.#clusters[cluster];
+    const exemplars = (this.#exemplars[cluster] ?? []).filter((id) => members?.has(id));
+    return Math.max(0, this.#top - exemplars.length);
   }
 
   #record(member: Member, step: HistoryStep): void {
@@ -223,7 +256,11 @@ export class BoardState {
       if (member.history.some((step) => step.how === "assigned")) return;
       // A move reached the board first: it is newer, so only the path and the step are added.
       member.path ??= event.path;
-      member.confidence ??= event.confidence;
+      if (member.confidence === undefined) {
+        member.confidence = event.confidence;
+        this.#clusters[member.cluster]?.set(event.id, event.confidence);
+        this.#best[member.cluster] = undefined;
+      }
       member.history.unshift({
         version: event.modelVersion,
         cluster: event.cluster,
@@ -232,7 +269,7 @@ export class BoardState {
       });
       if (member.history.length > this.#historyPerImage) member.history.shift();
       if (event.modelVersion > member.version) {
-        this.#clusters[member.cluster]?.delete(event.id);
+        this.#remove(event.id, member.cluster);
         member.cluster = event.cluster;
         member.version = event.modelVersion;
         this.#place(event.id, event.cluster);
@@ -262,13 +299,16 @@ export class BoardState {
       }
       this.#record(member, step);
       if (event.version < member.version) continue;
-      this.#clusters[member.cluster]?.delete(move.id);
+      this.#remove(move.id, member.cluster);
       member.cluster = move.to;
       member.version = event.version;
       this.#place(move.id, move.to);
     }
-    while (this.#clusters.length < event.sizes.length) this.#clusters.push(new Set());
-    if (event.version >= this.#version) this.#exemplars = event.exemplars;
+    while (this.#clusters.length < event.sizes.length) this.#clusters.push(new Map());
+    if (event.version >= this.#version) {
+      this.#exemplars = event.exemplars;
+      this.#best.length = 0;
+    }
     this.#version = Math.max(this.#version, event.version);
     this.#updates = [{
       version: event.version,
@@ -326,8 +366,17 @@ export class BoardState {
     return this.#members.get(id)?.cluster;
   }
 
-  /** What the page shows now. */
+  /**
+   * What the page shows now. Built once per change and shared by every request until the next
+   * one (SSE connects, `/api/snapshot`, pushes): it costs O(N) in the images, so not per request.
+   * Treat it as read-only.
+   */
   snapshot(): BoardSnapshot {
+    this.#snapshot ??= this.#buildSnapshot();
+    return this.#snapshot;
+  }
+
+  #buildSnapshot(): BoardSnapshot {
     const clusters = this.#clusters.map((ids, cluster) => ({
       cluster,
       size: ids.size,
@@ -350,17 +399,49 @@ export class BoardState {
    * The cluster's thumbnails: its exemplars in the latest update first (the model's most
    * confident), then the other members by their last known confidence, ties by id.
    */
-  #topOf(cluster: number, ids: ReadonlySet<string>): GridImage[] {
+  #topOf(cluster: number, ids: ReadonlyMap<string, number>): GridImage[] {
     const exemplars = (this.#exemplars[cluster] ?? []).filter((id) => ids.has(id));
-    const chosen = new Set(exemplars);
-    const rest: { id: string; confidence: number }[] = [];
-    for (const id of ids) {
-      if (!chosen.has(id)) rest.push({ id, confidence: this.#members.get(id)?.confidence ?? -1 });
+    let best = this.#best[cluster];
+    if (best === undefined) {
+      // Chosen again from the whole cluster: read once, the `needed` best kept sorted, O(n) in
+      // practice (most members lose to the worst kept), never a sort of every member.
+      const chosen = new Set(exemplars);
+      const needed = Math.max(0, this.#top - exemplars.length);
+      best = [];
+      if (needed > 0) {
+        for (const [id, confidence] of ids) {
+          if (!chosen.has(id)) insertBest(best, { id, confidence }, needed);
+        }
+      }
+      this.#best[cluster] = best;
     }
-    const needed = this.#top - exemplars.length;
-    rest.sort((a, b) => b.confidence - a.confidence || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return [...exemplars, ...rest.slice(0, Math.max(0, needed)).map((r) => r.id)]
+    return [
+      ...exemplars.map((id) => ({ id, confidence: this.#members.get(id)?.confidence })),
+      ...best,
+    ]
       .slice(0, this.#top)
-      .map((id) => ({ id, confidence: this.#members.get(id)?.confidence }));
+      .map(({ id }) => ({ id, confidence: this.#members.get(id)?.confidence }));
   }
+}
+
+/** Put `candidate` in its place in `best` (sorted, at most `limit` long), if it belongs there. */
+function insertBest(
+  best: { id: string; confidence: number }[],
+  candidate: { id: string; confidence: number },
+  limit: number,
+): void {
+  if (limit === 0) return;
+  if (best.length >= limit && !before(candidate, best[best.length - 1])) return;
+  let at = best.length;
+  while (at > 0 && before(candidate, best[at - 1])) at--;
+  best.splice(at, 0, candidate);
+  if (best.length > limit) best.length = limit;
+}
+
+/** Grid order: more confident first, ties by id. */
+function before(
+  a: { id: string; confidence: number },
+  b: { id: string; confidence: number },
+): boolean {
+  return a.confidence > b.confidence || (a.confidence === b.confidence && a.id < b.id);
 }

@@ -5,12 +5,9 @@
  * again after a pause (the state ignores what it replays).
  */
 import { retry, Subscription, timer } from "rxjs";
-import {
-  assignmentEvent,
-  clusterUpdateEvent,
-  decodeEvent,
-  refusalEvent,
-} from "../stream/events.ts";
+import { assignmentSchema, clusterUpdateSchema, refusalSchema } from "../protocol/events.ts";
+import { parseJson } from "../protocol/parse.ts";
+import { printable } from "../util/quote.ts";
 import type { Bus, BusMessage } from "../transport/bus.ts";
 import { subjects } from "../transport/subjects.ts";
 import type { BoardState } from "./board_state.ts";
@@ -22,6 +19,11 @@ export interface FeedOptions {
   readonly images?: ImageCache;
   /** Pause before a failed subscription is opened again. Default 2000 ms. */
   readonly retryMs?: number;
+  /**
+   * The pipeline's cluster count: an event naming a cluster id at or above it is refused, so one
+   * forged id cannot make the board allocate per id up to it. Default 65,536.
+   */
+  readonly clusters?: number;
   /** Where skipped messages and subscription failures are reported. Default: nowhere. */
   readonly log?: (line: string) => void;
 }
@@ -36,10 +38,16 @@ export function feedBoard(
   const s = subjects(name);
   const log = options.log ?? (() => {});
   const retryMs = options.retryMs ?? 2000;
+  const assignment = assignmentSchema(options.clusters);
+  const update = clusterUpdateSchema(options.clusters);
+  const refusal = refusalSchema();
   const handlers: [string, (msg: BusMessage) => void][] = [
-    [s.assignments, (msg) => state.applyAssignment(decodeEvent(msg.payload, assignmentEvent))],
-    [s.clusters, (msg) => state.applyUpdate(decodeEvent(msg.payload, clusterUpdateEvent))],
-    [s.errors, (msg) => state.applyRefusal(decodeEvent(msg.payload, refusalEvent))],
+    [
+      s.assignments,
+      (msg) => state.applyAssignment(parseJson(assignment, msg.payload, "assignment")),
+    ],
+    [s.clusters, (msg) => state.applyUpdate(parseJson(update, msg.payload, "cluster update"))],
+    [s.errors, (msg) => state.applyRefusal(parseJson(refusal, msg.payload, "refusal"))],
   ];
   const cache = options.images;
   if (cache !== undefined) handlers.push([s.images, (msg) => void cache.add(msg)]);
@@ -57,7 +65,7 @@ export function feedBoard(
         try {
           handle(msg);
         } catch (error) {
-          log(`board: skipped a message on ${subject}: ${(error as Error).message}`);
+          log(`board: skipped a message on ${subject}: ${printable((error as Error).message)}`);
         }
       }),
     );

@@ -4,14 +4,27 @@
  * bus, so this source has none.
  */
 import type { BusMessage } from "../transport/bus.ts";
-import { decodeTensor } from "../transport/tensor_codec.ts";
+import { decodeImageMessage } from "../transport/stage_messages.ts";
 import { isImageId } from "./image_id.ts";
 import type { BoardImage, BoardNeighbour, ImageSource } from "./image_source.ts";
 
 /** Images received on the `images` subject. */
 export class ImageCache implements ImageSource {
   readonly hasNeighbours = false;
+  /** Insertion order is age: the first entry is the least recently added. */
   readonly #images = new Map<string, BoardImage>();
+  /** Most images kept; the oldest go first. */
+  readonly limit: number;
+
+  /** @throws {RangeError} when `limit` is not a positive integer. Default 20 000. */
+  constructor(limit = 20_000) {
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new RangeError(
+        `Cannot create image cache: limit must be a positive integer, current value is ${limit}`,
+      );
+    }
+    this.limit = limit;
+  }
 
   /** Images held. */
   get size(): number {
@@ -33,22 +46,18 @@ export class ImageCache implements ImageSource {
           `${JSON.stringify(id)}`,
       );
     }
-    const { data, shape } = decodeTensor(msg.payload, msg.headers);
-    if (
-      !(data instanceof Uint8Array) || shape.length !== 3 || shape[2] !== 3 || shape[0] !== shape[1]
-    ) {
-      throw new TypeError(
-        `Cannot keep image ${id}: pixels must be uint8 [S, S, 3], current shape is [${shape}]`,
-      );
-    }
-    let path = id;
-    try {
-      path = decodeURIComponent(msg.headers["scan-path"] ?? id);
-    } catch {
-      // A path that is not valid URI encoding is shown as the id.
-    }
-    const image: BoardImage = { id, path, size: shape[0], pixels: data };
+    // The image wire format, parsed by the protocol (src/protocol/stage_messages.ts).
+    const decoded = decodeImageMessage(msg);
+    const image: BoardImage = {
+      id,
+      path: decoded.path,
+      size: decoded.size,
+      pixels: decoded.pixels,
+    };
+    this.#images.delete(id);
     this.#images.set(id, image);
+    // Bounded: a board left running on a long stream keeps the newest images only.
+    while (this.#images.size > this.limit) this.#images.delete(this.#images.keys().next().value!);
     return image;
   }
 

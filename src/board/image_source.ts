@@ -39,7 +39,7 @@ export interface ImageSource {
 
 /** The parts of the stream's trainer a board reads. */
 export interface StreamView {
-  readonly store: Pick<ImageStore, "indexOf" | "view" | "size">;
+  readonly store: Pick<ImageStore, "indexOf" | "pathOf" | "pixelsOf" | "size">;
   neighboursOf(id: string): { id: string; similarity: number }[] | undefined;
 }
 
@@ -48,16 +48,11 @@ export function streamImageSource(trainer: StreamView): ImageSource {
   return {
     hasNeighbours: true,
     image(id) {
-      const i = trainer.store.indexOf(id);
+      // One image, read by index: a request must not cost O(N) on the serving thread.
+      const { store } = trainer;
+      const i = store.indexOf(id);
       if (i < 0) return undefined;
-      const view = trainer.store.view();
-      const stride = view.size * view.size * 3;
-      return {
-        id,
-        path: view.paths[i],
-        size: view.size,
-        pixels: view.pixels.subarray(i * stride, (i + 1) * stride),
-      };
+      return { id, path: store.pathOf(i), size: store.size, pixels: store.pixelsOf(i) };
     },
     neighbours(id) {
       return trainer.neighboursOf(id);

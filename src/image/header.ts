@@ -126,16 +126,26 @@ function readPngHeader(bytes: Uint8Array): HeaderResult {
   return { ok: true, format: "png", width, height, pixels: width * height };
 }
 
+/**
+ * The first frame header (SOFn) of a JPEG, found the way the decoder (`jpeg-decoder`, inside
+ * imagescript's wasm) finds it: between segments, bytes up to the next `FF` are skipped, fill
+ * bytes (`FF FF`) are skipped, and `FF 00` is no marker (stuffing), so the search goes on after
+ * it. Reading `FF 00` as a segment with a length, as this check once did, skipped bytes in which
+ * the decoder resynchronised and found a frame header the check never saw: a file checked as
+ * 8x8 decoded as 16000x16000. The decoder refuses a second frame header, so the first one it
+ * meets is the only one it honours; a scan (SOS) or the end (EOI) before it is refused here too.
+ */
 function readJpegHeader(bytes: Uint8Array): HeaderResult {
   let pos = 2;
-  while (pos < bytes.length) {
-    if (bytes[pos] !== 0xff) {
-      return { ok: false, reason: `invalid JPEG: expected a marker at byte ${pos}` };
-    }
+  while (true) {
+    // Resynchronise as the decoder does: the next FF, then past fill bytes; FF 00 is skipped.
+    while (pos < bytes.length && bytes[pos] !== 0xff) pos++;
     while (pos < bytes.length && bytes[pos] === 0xff) pos++;
     if (pos >= bytes.length) break;
     const marker = bytes[pos++];
+    if (marker === 0x00) continue;
     if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) continue;
+    if (marker === 0xd8) return { ok: false, reason: "invalid JPEG: a second start of image" };
     if (marker === 0xd9) {
       return { ok: false, reason: "invalid JPEG: the image ends before a frame header (SOF)" };
     }

@@ -49,6 +49,8 @@ export interface DecodeOptions {
 interface Job {
   seq: number;
   path: string;
+  root: string | undefined;
+  bytes: Uint8Array | undefined;
   retried: boolean;
   timer: ReturnType<typeof setTimeout>;
   slot: Slot;
@@ -112,13 +114,38 @@ export class DecodePool {
   /**
    * Read and decode the file at `path` in a worker. Never rejects: every failure is a refusal.
    * Calls beyond `capacity` wait in line; callers bound their own concurrency to `capacity`.
+   *
+   * @param root the watched directory (a real path): the file must still lie inside it when it
+   *   is opened (see `LoadOptions.root`).
    */
-  decode(path: string): Promise<IngestResult> {
+  decode(path: string, root?: string): Promise<IngestResult> {
     if (this.#closed) {
       return Promise.resolve({ path, reason: "not decoded: the ingest was stopped" });
     }
     return new Promise((resolve) => {
-      const job = { seq: ++this.#seq, path, retried: false, resolve } as Job;
+      const job = { seq: ++this.#seq, path, root, retried: false, resolve } as Job;
+      this.#waiting.push(job);
+      this.#drain();
+    });
+  }
+
+  /**
+   * Decode image bytes (a classify request) in a worker, under the same limits, time limit and
+   * concurrency as files. Never rejects: every failure is a refusal, with `label` as its path.
+   */
+  decodeBytes(bytes: Uint8Array, label = "request"): Promise<IngestResult> {
+    if (this.#closed) {
+      return Promise.resolve({ path: label, reason: "not decoded: the decoder was stopped" });
+    }
+    return new Promise((resolve) => {
+      const job = {
+        seq: ++this.#seq,
+        path: label,
+        root: undefined,
+        bytes,
+        retried: false,
+        resolve,
+      } as Job;
       this.#waiting.push(job);
       this.#drain();
     });
@@ -140,7 +167,14 @@ export class DecodePool {
     slot.jobs.add(job);
     job.timer = setTimeout(() => this.#timeout(job), this.#options.timeoutMs);
     const { size, limits } = this.#options;
-    const request: DecodeRequest = { seq: job.seq, path: job.path, size, limits };
+    const request: DecodeRequest = {
+      seq: job.seq,
+      path: job.path,
+      root: job.root,
+      bytes: job.bytes,
+      size,
+      limits,
+    };
     slot.worker.postMessage(request);
   }
 

@@ -6,14 +6,18 @@
  */
 import { initBackend } from "../backend/backend.ts";
 import type { ImageLimits } from "../image/limits.ts";
-import { isRefusal, loadImageFile } from "../image/load.ts";
+import { isRefusal, loadImageBytes, loadImageFile } from "../image/load.ts";
 import { toPixels } from "../image/to_input.ts";
 
 /** What the pool asks. */
 export interface DecodeRequest {
   seq: number;
-  /** Absolute path of the file to read. */
+  /** Absolute path of the file to read (a label only, when `bytes` is given). */
   path: string;
+  /** The image's bytes, to decode instead of reading `path` (the classify service). */
+  bytes?: Uint8Array;
+  /** The watched directory (real path): the file opened must lie inside it (`LoadOptions`). */
+  root?: string;
   /** Side S of the stored image: the reply's pixels are S * S * 3 bytes. */
   size: number;
   limits: Partial<ImageLimits>;
@@ -34,10 +38,12 @@ const scope = globalThis as unknown as WorkerScope;
 const backend = initBackend("cpu");
 
 scope.onmessage = async (event) => {
-  const { seq, path, size, limits } = event.data;
+  const { seq, path, root, bytes, size, limits } = event.data;
   try {
     await backend;
-    const loaded = await loadImageFile(path, limits);
+    const loaded = bytes === undefined
+      ? await loadImageFile(path, limits, { root })
+      : await loadImageBytes(path, bytes, limits);
     if (isRefusal(loaded)) {
       scope.postMessage({ seq, ok: false, reason: loaded.reason });
       return;

@@ -125,9 +125,17 @@ async function readOne(
   pool: DecodePool,
   file: FileEvent,
 ): Promise<IngestedImage | IngestRefusal> {
+  if (file.invalidName) {
+    return {
+      path: file.relative,
+      reason: "the name is not valid UTF-8 (each byte that is not is shown as U+FFFD): it " +
+        "cannot be opened; rename it",
+    };
+  }
   const inside = await resolveInside(root, file.path);
   if (!inside.ok) return { path: file.relative, reason: inside.reason };
-  const result = await pool.decode(inside.real);
+  // The check and the open are separate: the worker checks what it opened against `root`.
+  const result = await pool.decode(inside.real, root);
   if (!isDecoded(result)) return { path: file.relative, reason: result.reason };
   const { id, width, height, pixels } = result;
   return { id, path: file.relative, width, height, pixels, receivedAt: file.receivedAt };

@@ -1,6 +1,9 @@
 /**
  * Symbolic links are followed only while they stay inside the watched tree: a link to
  * `/etc/shadow` or to another user's folder dropped into the inbox is refused, not read.
+ *
+ * This check alone leaves a race: a folder on the path swapped for a link between it and the
+ * open. The reader closes it by checking what it opened (`loadImageFile` with `root`).
  */
 
 /** Where a path really leads, or why it is refused. */

@@ -14,10 +14,15 @@ export interface TreeEntry {
    * `file`: a regular file or a link to one; `directory`: a folder whose name looks like an image
    * (listed so that it is refused, not silently skipped); `special`: a FIFO, socket or device
    * (listed whatever its name, because events on one can stall `Deno.watchFs`); `broken`: a
-   * symbolic link whose target is missing.
+   * symbolic link whose target is missing; `invalid-name`: a file or folder whose name is not
+   * valid UTF-8, so that it cannot be named through Deno's APIs at all (listed whatever its
+   * extension, so that it is refused once instead of silently skipped; see `isInvalidName`).
    */
-  kind: "file" | "directory" | "special" | "broken";
-  /** True when the name has an image extension, so the entry is a candidate for ingest. */
+  kind: "file" | "directory" | "special" | "broken" | "invalid-name";
+  /**
+   * True when the name has an image extension, so the entry is a candidate for ingest; always
+   * true for an `invalid-name` (it is reported, whatever its name).
+   */
   image: boolean;
   /** Size in bytes (0 for anything but a file). */
   size: number;
@@ -49,6 +54,10 @@ export async function scanTree(root: string, under = ""): Promise<TreeEntry[]> {
     for (const item of listing) {
       if (isSkippedName(item.name)) continue;
       const path = relative === "" ? item.name : `${relative}/${item.name}`;
+      if (await isInvalidName(root, path)) {
+        entries.push(entryOf(path, "invalid-name", true, null));
+        continue;
+      }
       const image = hasImageExtension(item.name);
       if (item.isDirectory) {
         if (image) entries.push(entryOf(path, "directory", true, null));
@@ -80,6 +89,21 @@ export function diffTree(
   seen: ReadonlyMap<string, string>,
 ): TreeEntry[] {
   return entries.filter((entry) => entry.image && seen.get(entry.relative) !== entry.signature);
+}
+
+/**
+ * True when the last part of `relative` is a name that is not valid UTF-8. Deno hands such names
+ * over with each bad byte replaced by U+FFFD (`Deno.readDir`, the watcher throws instead), so
+ * the lossy name it gives leads nowhere: a name holding U+FFFD that `lstat` cannot find.
+ */
+export async function isInvalidName(root: string, relative: string): Promise<boolean> {
+  if (!relative.slice(relative.lastIndexOf("/") + 1).includes("\ufffd")) return false;
+  try {
+    await Deno.lstat(`${root}/${relative}`);
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
 }
 
 /** Signature of a path as it is now, or null when it is gone; follows symbolic links. */

@@ -44,8 +44,13 @@ export interface WatchOptions {
 export interface FileEvent {
   /** `dir` joined with `relative`. */
   path: string;
-  /** Path relative to the watched directory, "/"-separated. */
+  /**
+   * Path relative to the watched directory, "/"-separated. A name that is not valid UTF-8 has
+   * U+FFFD in place of each bad byte (what Deno gives), and `invalidName` is set.
+   */
   relative: string;
+  /** The name is not valid UTF-8: the file cannot be opened by any name Deno accepts. */
+  invalidName?: true;
   /** When the file was seen complete, ms since the epoch. */
   receivedAt: number;
 }
@@ -63,7 +68,8 @@ const LOST_AFTER_MS = 1000;
  * modified within the last `stableMs`, after a pause until they have been quiet that long; one
  * still changing then waits alone); then new and changed files as they complete. A path is emitted again only when its size, mtime or inode changed. Names that are
  * not images by extension are ignored; folders, FIFOs and broken links named like images are
- * emitted, for the reader to refuse. Unsubscribing terminates the watcher and clears all timers.
+ * emitted, for the reader to refuse, and so is every name that is not valid UTF-8 (once, with
+ * `invalidName` set). Unsubscribing terminates the watcher and clears all timers.
  *
  * ```
  * existing:  a.png b.jpg
@@ -233,6 +239,7 @@ class WatchSession {
         if (this.#closed || this.#worker !== worker) return;
         const message = event.data;
         if (message.type === "ready") resolve();
+        else if (message.type === "lost") this.#walk("rescan");
         else if (message.type === "error") {
           reject(new Error(message.message));
           this.#fail(new Error(message.message));
@@ -324,7 +331,9 @@ class WatchSession {
     this.#seen.set(entry.relative, entry.signature);
     const relative = entry.relative;
     const path = this.#dir.endsWith("/") ? this.#dir + relative : `${this.#dir}/${relative}`;
-    this.#subscriber.next({ path, relative, receivedAt: Date.now() });
+    const event: FileEvent = { path, relative, receivedAt: Date.now() };
+    if (entry.kind === "invalid-name") event.invalidName = true;
+    this.#subscriber.next(event);
   }
 
   async #walkUnder(relative: string): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import type { BackendName } from "../backend/backend.ts";
 import type { ScanConfig } from "../config.ts";
-import type { StrongOptions, WeakOptions } from "../augment/options.ts";
+import type { WeakOptions } from "../augment/options.ts";
 import type { Neighbours } from "../mining/knn.ts";
 import type { ScanLosses } from "../stages/scan.ts";
 import type { SelfLabelLoss } from "../stages/selflabel.ts";
@@ -51,13 +51,12 @@ export interface EmbedRequest {
   readonly shard: ImageShard;
 }
 
-/** Settings of the SCAN optimiser; a change of learning rate starts a fresh one. */
-export interface ScanSettings {
-  readonly learningRate: number;
-  readonly entropyWeight: number;
-  readonly augmentation?: Partial<StrongOptions>;
-  /** Seeds the augmentations of the SCAN optimiser when it is made. */
-  readonly seed: number;
+/**
+ * Where a stage trainer made by this request starts its random stream (`StageTrainers`, the
+ * stream's `round.*.augment` streams): the round it is made at. Settings come from the config.
+ */
+export interface TrainerAt {
+  readonly position: number;
 }
 
 /** One SCAN step of the heads alone on backbone features (frozen backbone), rows [b, dim]. */
@@ -66,7 +65,7 @@ export interface ScanFeaturesRequest {
   readonly anchors: Float32Array;
   readonly neighbours: Float32Array;
   readonly dim: number;
-  readonly settings: ScanSettings;
+  readonly at: TrainerAt;
 }
 
 /** One SCAN step of backbone and heads on anchor and neighbour images. */
@@ -74,7 +73,7 @@ export interface ScanImagesRequest {
   readonly type: "scanImages";
   readonly anchors: ImageShard;
   readonly neighbours: ImageShard;
-  readonly settings: ScanSettings;
+  readonly at: TrainerAt;
 }
 
 /** One self-labelling step on images; `fresh` starts a new optimiser (the kept head changed). */
@@ -82,12 +81,8 @@ export interface SelfLabelRequest {
   readonly type: "selflabel";
   readonly shard: ImageShard;
   readonly fresh: boolean;
-  readonly learningRate: number;
-  readonly threshold: number;
   readonly head: number;
-  readonly headOnly: boolean;
-  readonly augmentation?: Partial<StrongOptions>;
-  readonly seed: number;
+  readonly at: TrainerAt;
 }
 
 /** Logits of every head for backbone features [n, dim]. */

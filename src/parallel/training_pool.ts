@@ -21,8 +21,8 @@ import type {
   Embeddings,
   EvaluateHeadsRequest,
   ImageShard,
-  ScanSettings,
   SelfLabelRequest,
+  TrainerAt,
   WorkerReply,
   WorkerRequest,
   WorkerResult,
@@ -193,7 +193,7 @@ export class TrainingPool {
     anchors: Float32Array,
     neighbours: Float32Array,
     dim: number,
-    settings: ScanSettings,
+    at: TrainerAt,
   ): Promise<ScanLosses> {
     return this.#alone(async () => {
       const result = await this.#call(0, {
@@ -201,7 +201,7 @@ export class TrainingPool {
         anchors,
         neighbours,
         dim,
-        settings,
+        at,
       });
       if (result.type !== "scan") throw new Error(`Cannot take a SCAN step: got ${result.type}`);
       return result.losses;
@@ -212,14 +212,14 @@ export class TrainingPool {
   scanOnImages(
     anchors: ImageBatch,
     neighbours: ImageBatch,
-    settings: ScanSettings,
+    at: TrainerAt,
   ): Promise<ScanLosses> {
     return this.#alone(async () => {
       const result = await this.#call(0, {
         type: "scanImages",
         anchors: whole(anchors),
         neighbours: whole(neighbours),
-        settings,
+        at,
       });
       if (result.type !== "scan") throw new Error(`Cannot take a SCAN step: got ${result.type}`);
       return result.losses;

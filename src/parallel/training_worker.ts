@@ -11,14 +11,15 @@ import { batchToTensor } from "../data/dataset.ts";
 import { mineNeighbours } from "../mining/knn.ts";
 import { StreamModels } from "../stream/stream_models.ts";
 import { Random } from "../util/random.ts";
-import { evaluateHeads, ScanTrainer } from "../stages/scan.ts";
-import { SelfLabelTrainer } from "../stages/selflabel.ts";
+import { StageTrainers } from "../run/stage_trainers.ts";
+import { evaluateHeads, type ScanTrainer } from "../stages/scan.ts";
+import type { SelfLabelTrainer } from "../stages/selflabel.ts";
 import { type Collective, sharedCollective, SOLO } from "./collective.ts";
 import { FlatAdam } from "./flat_adam.ts";
 import type {
   ImageShard,
   PretextRequest,
-  ScanSettings,
+  TrainerAt,
   WorkerReply,
   WorkerRequest,
   WorkerResult,
@@ -37,7 +38,9 @@ interface WorkerState {
   /** The contrastive variables' values, kept so a step need not read them back. */
   contrastiveParams: Float32Array;
   pretextAdam?: FlatAdam;
-  scan?: { trainer: ScanTrainer; learningRate: number };
+  scan?: ScanTrainer;
+  /** Builds the SCAN and self-labelling trainers from the config, with their named streams. */
+  readonly trainers: StageTrainers;
   selflabel?: SelfLabelTrainer;
 }
 
@@ -68,6 +71,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       rank: request.rank,
       collective,
       bnPeers: collective,
+      trainers: new StageTrainers(request.config),
       models,
       contrastive,
       contrastiveParams: contrastive.read(),
@@ -84,7 +88,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       return { type: "embed", embeddings: state.models.embeddings(asDataset(request.shard)) };
     case "scanFeatures":
       return alone(state, () => {
-        const scan = scanTrainer(state!, request.settings);
+        const scan = scanTrainer(state!, request.at);
         const rows = request.anchors.length / request.dim;
         const a = tf.tensor2d(request.anchors, [rows, request.dim]);
         const b = tf.tensor2d(request.neighbours, [rows, request.dim]);
@@ -96,7 +100,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       });
     case "scanImages":
       return alone(state, () => {
-        const scan = scanTrainer(state!, request.settings);
+        const scan = scanTrainer(state!, request.at);
         const a = batchToTensor({
           ids: [],
           data: request.anchors.pixels,
@@ -118,17 +122,12 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
         const s = state!;
         if (request.fresh || s.selflabel === undefined) {
           s.selflabel?.dispose();
-          s.selflabel = new SelfLabelTrainer(
-            s.models.clustering,
-            {
-              learningRate: request.learningRate,
-              threshold: request.threshold,
-              head: request.head,
-              augmentation: request.augmentation,
-              headOnly: request.headOnly,
-            },
-            new Random(request.seed),
-          );
+          // A frozen backbone belongs to the pretext task, which goes on every round.
+          s.selflabel = s.trainers.selflabel(s.models.clustering, request.head, {
+            stream: "round.selflabel.augment",
+            position: request.at.position,
+            headOnly: s.trainers.config.clusterHeadOnly,
+          });
         }
         const images = batchToTensor({
           ids: [],
@@ -208,23 +207,13 @@ function alone<T>(s: WorkerState, body: () => T): T {
   }
 }
 
-/** The SCAN optimiser, made on first use and again when its learning rate changes. */
-function scanTrainer(s: WorkerState, settings: ScanSettings): ScanTrainer {
-  if (s.scan === undefined || s.scan.learningRate !== settings.learningRate) {
-    s.scan?.trainer.dispose();
-    const trainer = new ScanTrainer(
-      s.models.clustering,
-      {
-        learningRate: settings.learningRate,
-        entropyWeight: settings.entropyWeight,
-        augment: true,
-        augmentation: settings.augmentation,
-      },
-      new Random(settings.seed),
-    );
-    s.scan = { trainer, learningRate: settings.learningRate };
-  }
-  return s.scan.trainer;
+/** The SCAN optimiser, made on first use. */
+function scanTrainer(s: WorkerState, at: TrainerAt): ScanTrainer {
+  s.scan ??= s.trainers.scan(s.models.clustering, {
+    stream: "round.scan.augment",
+    position: at.position,
+  });
+  return s.scan;
 }
 
 function shapeOf(shard: ImageShard): [number, number, number, 3] {

@@ -3,7 +3,7 @@
  * from (a fresh seeded build, or the run directory on resume) is decided here.
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
-import type { ScanConfig } from "../config.ts";
+import { PROJECTION_DIM, type ScanConfig } from "../config.ts";
 import { buildClusteringHead } from "../models/clustering_head.ts";
 import { loadModel, saveModel } from "../models/io_handler.ts";
 import { buildProjectionHead } from "../models/projection_head.ts";
@@ -41,7 +41,7 @@ export async function loadOrBuildContrastive(
   const dim = featureDim(backbone);
   return {
     backbone,
-    projection: buildProjectionHead(dim, dim, 128, streams.seedOf("projection.init")),
+    projection: buildProjectionHead(dim, dim, PROJECTION_DIM, streams.seedOf("projection.init")),
   };
 }
 

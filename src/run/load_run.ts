@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { makeConfig, PRESETS, type ScanConfig } from "../config.ts";
 import { loadModel } from "../models/io_handler.ts";
 import type { ClusteringModel } from "../stages/models.ts";
+import { runStateSchema, savedConfigSchema } from "../protocol/disk_state.ts";
 import { readJsonIfExists } from "../util/atomic_write.ts";
 import { runPaths, type RunState } from "./run_dir.ts";
 
@@ -39,8 +40,8 @@ export async function loadRun(runDir: string): Promise<LoadedRun> {
   let savedConfig: Record<string, unknown> | undefined;
   let state: RunState | undefined;
   try {
-    savedConfig = await readJsonIfExists<Record<string, unknown>>(paths.config);
-    state = await readJsonIfExists<RunState>(paths.state);
+    savedConfig = await readJsonIfExists(paths.config, savedConfigSchema());
+    state = await readJsonIfExists(paths.state, runStateSchema());
   } catch (error) {
     throw fail((error as Error).message, error);
   }

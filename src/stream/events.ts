@@ -5,102 +5,35 @@
  * Tensors (features, pixels) do not travel here: they go as raw bytes with the tensor codec.
  */
 
+import {
+  type AssignmentEvent,
+  assignmentSchema,
+  type ClusterUpdateEvent,
+  clusterUpdateSchema,
+  type LabelEvent,
+  labelSchema,
+  type ModelVersionEvent,
+  modelVersionSchema,
+  type Move,
+  type RefusalEvent,
+  refusalSchema,
+} from "../protocol/events.ts";
+import { parse, shown } from "../protocol/parse.ts";
+
 /** When something happened: an ISO 8601 UTC timestamp. */
 export type Timestamp = string;
 
-/** `scan.<p>.assignments`: the cluster of one image under one model version. */
-export interface AssignmentEvent {
-  /** Content hash of the image. */
-  readonly id: string;
-  /** Where the image came from. */
-  readonly path: string;
-  /** Stable cluster id (aligned across model versions). */
-  readonly cluster: number;
-  /** Probability of that cluster under the head, in [0, 1]. */
-  readonly confidence: number;
-  readonly modelVersion: number;
-  readonly at: Timestamp;
-}
-
-/** `scan.<p>.errors`: an input that was refused. */
-export interface RefusalEvent {
-  readonly path: string;
-  readonly reason: string;
-  readonly at: Timestamp;
-}
-
-/** An image that changed cluster between two model versions. */
-export interface Move {
-  readonly id: string;
-  readonly from: number;
-  readonly to: number;
-}
-
-/** Losses of the round that produced a model version; a part absent when it did not run. */
-export interface RoundLosses {
-  /** SimCLR (NT-Xent) loss of the pretext steps. */
-  readonly pretext?: number;
-  /** SCAN consistency term: -mean log <h(anchor), h(neighbour)>. */
-  readonly consistency?: number;
-  /** Entropy of the mean cluster distribution (the term SCAN maximises). */
-  readonly entropy?: number;
-  /** SCAN total: consistency - entropyWeight * entropy. */
-  readonly total?: number;
-  /** Confidence cross-entropy of the self-labelling steps. */
-  readonly selflabel?: number;
-}
-
-/** `scan.<p>.clusters`: what one training round changed in the clustering. */
-export interface ClusterUpdateEvent {
-  /** The model version the assignments come from. */
-  readonly version: number;
-  readonly at: Timestamp;
-  /** Images per stable cluster id. */
-  readonly sizes: readonly number[];
-  /** Images that changed cluster since the previous version. */
-  readonly moved: readonly Move[];
-  /** A few ids per cluster, most confident first. */
-  readonly exemplars: readonly (readonly string[])[];
-  readonly losses: RoundLosses;
-  /** Images in the store when the round ran. */
-  readonly images: number;
-  /** Hungarian-matched accuracy, NMI and ARI, only where ground truth exists (reporting only). */
-  readonly accuracy?: number;
-  readonly nmi?: number;
-  readonly ari?: number;
-}
-
-/** One pseudo-label accepted by self-labelling. */
-export interface PseudoLabel {
-  readonly id: string;
-  readonly cluster: number;
-  /** Probability under a weak augmentation; above the threshold. */
-  readonly confidence: number;
-}
-
-/** `scan.<p>.labels`: the pseudo-labels self-labelling accepted in one round. */
-export interface LabelEvent {
-  readonly modelVersion: number;
-  readonly at: Timestamp;
-  /** The confidence a prediction had to exceed (paper: 0.99). */
-  readonly threshold: number;
-  readonly labels: readonly PseudoLabel[];
-}
-
-/** A new model version from the trainer, for workers to load. */
-export interface ModelVersionEvent {
-  readonly version: number;
-  readonly at: Timestamp;
-  /** Where the checkpoint is: an Object Store name or a directory. */
-  readonly checkpoint: string;
-  /** Clustering head used for assignments (the one with the lowest SCAN loss). */
-  readonly head: number;
-  readonly clusters: number;
-  /** Whether the backbone changed, so features and neighbours must be recomputed. */
-  readonly backboneChanged: boolean;
-  /** Images in the store when the version was trained. */
-  readonly images: number;
-}
+// The event types come from their schemas in src/protocol/events.ts (one definition).
+export type {
+  AssignmentEvent,
+  ClusterUpdateEvent,
+  LabelEvent,
+  ModelVersionEvent,
+  Move,
+  PseudoLabel,
+  RefusalEvent,
+  RoundLosses,
+} from "../protocol/events.ts";
 
 /** Fields of an event; `at` defaults to now. */
 type Fields<T extends { at: Timestamp }> = Omit<T, "at"> & { at?: Timestamp };
@@ -112,15 +45,7 @@ type Fields<T extends { at: Timestamp }> = Omit<T, "at"> & { at?: Timestamp };
  * @throws {RangeError} when a value is out of range (negative cluster, confidence outside [0, 1]).
  */
 export function assignmentEvent(fields: Fields<AssignmentEvent>): AssignmentEvent {
-  const check = new Checker("assignment event", fields);
-  return Object.freeze({
-    id: check.text("id"),
-    path: check.text("path"),
-    cluster: check.count("cluster"),
-    confidence: check.probability("confidence"),
-    modelVersion: check.count("modelVersion"),
-    at: check.at(),
-  });
+  return parse(assignmentSchema(), fields, "assignment event", "create");
 }
 
 /**
@@ -129,8 +54,7 @@ export function assignmentEvent(fields: Fields<AssignmentEvent>): AssignmentEven
  * @throws {TypeError} when a field has the wrong type or is empty.
  */
 export function refusalEvent(fields: Fields<RefusalEvent>): RefusalEvent {
-  const check = new Checker("refusal event", fields);
-  return Object.freeze({ path: check.text("path"), reason: check.text("reason"), at: check.at() });
+  return parse(refusalSchema(), fields, "refusal event", "create");
 }
 
 /**
@@ -141,49 +65,7 @@ export function refusalEvent(fields: Fields<RefusalEvent>): RefusalEvent {
  * @throws {RangeError} when a value is out of range or the per-cluster lists differ in length.
  */
 export function clusterUpdateEvent(fields: Fields<ClusterUpdateEvent>): ClusterUpdateEvent {
-  const check = new Checker("cluster update event", fields);
-  const sizes = check.list("sizes", (value, name) => check.countValue(value, name));
-  const clusters = sizes.length;
-  const moved = check.list("moved", (value, name) => {
-    const move = check.nested(value, name);
-    return Object.freeze({
-      id: move.text("id"),
-      from: move.count("from", clusters),
-      to: move.count("to", clusters),
-    });
-  });
-  const exemplars = check.list("exemplars", (value, name) =>
-    Object.freeze(
-      check.listValue(value, name, (id, idName) => check.textValue(id, idName)),
-    ));
-  if (exemplars.length !== clusters) {
-    throw new RangeError(
-      `Cannot create cluster update event: exemplars must have one list per cluster ` +
-        `(${clusters}), current length is ${exemplars.length}`,
-    );
-  }
-  const losses = check.nested(fields.losses, "losses");
-  const event: ClusterUpdateEvent = {
-    version: check.count("version"),
-    at: check.at(),
-    sizes,
-    moved,
-    exemplars,
-    losses: Object.freeze(
-      Object.fromEntries(
-        (["pretext", "consistency", "entropy", "total", "selflabel"] as const)
-          .filter((part) => fields.losses[part] !== undefined)
-          .map((part) => [part, losses.finite(part)]),
-      ),
-    ),
-    images: check.count("images"),
-  };
-  const metrics = Object.fromEntries(
-    (["accuracy", "nmi", "ari"] as const)
-      .filter((metric) => fields[metric] !== undefined)
-      .map((metric) => [metric, check.bounded(metric, metric === "ari" ? -1 : 0, 1)]),
-  );
-  return Object.freeze({ ...event, ...metrics });
+  return parse(clusterUpdateSchema(), fields, "cluster update event", "create");
 }
 
 /**
@@ -193,25 +75,7 @@ export function clusterUpdateEvent(fields: Fields<ClusterUpdateEvent>): ClusterU
  * @throws {RangeError} when a value is out of range.
  */
 export function labelEvent(fields: Fields<LabelEvent>): LabelEvent {
-  const check = new Checker("label event", fields);
-  const threshold = check.probability("threshold");
-  const labels = check.list("labels", (value, name) => {
-    const label = check.nested(value, name);
-    const confidence = label.probability("confidence");
-    if (!(confidence > threshold)) {
-      throw new RangeError(
-        `Cannot create label event: ${name}.confidence must exceed the threshold ${threshold}, ` +
-          `current value is ${confidence}`,
-      );
-    }
-    return Object.freeze({ id: label.text("id"), cluster: label.count("cluster"), confidence });
-  });
-  return Object.freeze({
-    modelVersion: check.count("modelVersion"),
-    at: check.at(),
-    threshold,
-    labels,
-  });
+  return parse(labelSchema(), fields, "label event", "create");
 }
 
 /**
@@ -222,22 +86,7 @@ export function labelEvent(fields: Fields<LabelEvent>): LabelEvent {
  *   checked here: the checkpoint knows its heads).
  */
 export function modelVersionEvent(fields: Fields<ModelVersionEvent>): ModelVersionEvent {
-  const check = new Checker("model version event", fields);
-  const clusters = check.count("clusters");
-  if (clusters < 1) {
-    throw new RangeError(
-      `Cannot create model version event: clusters must be positive, current value is 0`,
-    );
-  }
-  return Object.freeze({
-    version: check.count("version"),
-    at: check.at(),
-    checkpoint: check.text("checkpoint"),
-    head: check.count("head"),
-    clusters,
-    backboneChanged: check.flag("backboneChanged"),
-    images: check.count("images"),
-  });
+  return parse(modelVersionSchema(), fields, "model version event", "create");
 }
 
 /** An event as the bytes of a message payload (UTF-8 JSON). */
@@ -260,9 +109,7 @@ export function decodeEvent<T>(payload: Uint8Array, construct: (fields: never) =
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TypeError(
-      `Cannot decode event: the payload must be a JSON object, current value is ${
-        JSON.stringify(value)
-      }`,
+      `Cannot decode event: the payload must be a JSON object, current value is ${shown(value)}`,
     );
   }
   return construct(value as never);
@@ -361,120 +208,4 @@ export function exemplars(
       .slice(0, perCluster)
       .map((member) => member.id)
   );
-}
-
-/** Field checks for one event, with the event's name in every message. */
-class Checker {
-  readonly #what: string;
-  readonly #fields: Record<string, unknown>;
-  readonly #prefix: string;
-
-  constructor(what: string, fields: unknown, prefix = "") {
-    this.#what = what;
-    this.#prefix = prefix;
-    if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
-      throw new TypeError(
-        `Cannot create ${what}: ${prefix || "fields"} must be an object, current value is ` +
-          `${JSON.stringify(fields)}`,
-      );
-    }
-    this.#fields = fields as Record<string, unknown>;
-  }
-
-  /** A checker for an object inside this one. */
-  nested(value: unknown, name: string): Checker {
-    return new Checker(this.#what, value, this.#name(name));
-  }
-
-  text(name: string): string {
-    return this.textValue(this.#fields[name], this.#name(name));
-  }
-
-  textValue(value: unknown, name: string): string {
-    if (typeof value !== "string" || value.length === 0) {
-      this.#fail(TypeError, name, "a non-empty string", value);
-    }
-    return value as string;
-  }
-
-  /** A non-negative integer (an id, a version, a count), below `limit` when given. */
-  count(name: string, limit?: number): number {
-    return this.countValue(this.#fields[name], this.#name(name), limit);
-  }
-
-  countValue(value: unknown, name: string, limit?: number): number {
-    if (typeof value !== "number") this.#fail(TypeError, name, "a number", value);
-    const n = value as number;
-    if (!Number.isInteger(n) || n < 0 || (limit !== undefined && n >= limit)) {
-      const range = limit === undefined ? "a non-negative integer" : `an integer in [0, ${limit})`;
-      this.#fail(RangeError, name, range, value);
-    }
-    return n;
-  }
-
-  finite(name: string): number {
-    const value = this.#fields[name];
-    if (typeof value !== "number") this.#fail(TypeError, this.#name(name), "a number", value);
-    if (!Number.isFinite(value)) this.#fail(RangeError, this.#name(name), "finite", value);
-    return value as number;
-  }
-
-  bounded(name: string, lo: number, hi: number): number {
-    const value = this.finite(name);
-    if (value < lo || value > hi) {
-      this.#fail(RangeError, this.#name(name), `in [${lo}, ${hi}]`, value);
-    }
-    return value;
-  }
-
-  probability(name: string): number {
-    return this.bounded(name, 0, 1);
-  }
-
-  flag(name: string): boolean {
-    const value = this.#fields[name];
-    if (typeof value !== "boolean") this.#fail(TypeError, this.#name(name), "a boolean", value);
-    return value as boolean;
-  }
-
-  /** A frozen copy of the array field `name`, each element checked by `item`. */
-  list<T>(name: string, item: (value: unknown, name: string) => T): readonly T[] {
-    return this.listValue(this.#fields[name], this.#name(name), item);
-  }
-
-  listValue<T>(
-    value: unknown,
-    name: string,
-    item: (value: unknown, name: string) => T,
-  ): readonly T[] {
-    if (!Array.isArray(value)) this.#fail(TypeError, name, "an array", value);
-    return Object.freeze((value as unknown[]).map((element, i) => item(element, `${name}[${i}]`)));
-  }
-
-  /** The `at` field, now when absent. */
-  at(): Timestamp {
-    const value = this.#fields.at;
-    if (value === undefined) return new Date().toISOString();
-    if (typeof value !== "string" || Number.isNaN(Date.parse(value))) {
-      this.#fail(TypeError, this.#name("at"), "an ISO 8601 timestamp", value);
-    }
-    return value as string;
-  }
-
-  #name(name: string): string {
-    return this.#prefix ? `${this.#prefix}.${name}` : name;
-  }
-
-  #fail(
-    type: typeof TypeError | typeof RangeError,
-    name: string,
-    expected: string,
-    value: unknown,
-  ): never {
-    throw new type(
-      `Cannot create ${this.#what}: ${name} must be ${expected}, current value is ${
-        typeof value === "string" ? JSON.stringify(value) : String(value)
-      }`,
-    );
-  }
 }

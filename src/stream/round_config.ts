@@ -18,6 +18,12 @@ export interface RoundConfig {
   readonly selflabelSteps: number;
   /** Pretext steps the backbone needs in total before SCAN starts (features worth mining). */
   readonly warmupSteps: number;
+  /**
+   * Or seconds of pretext training in this run, whichever comes first: a step's cost differs by
+   * two orders of magnitude between backbones and machines, and a first clustering after a
+   * fixed number of steps could take minutes (later rounds keep training and re-clustering).
+   */
+  readonly warmupSeconds: number;
   /** Images the store needs before SCAN starts: a few per cluster and more than K. */
   readonly minImages: number;
   /** SCAN steps in total before self-labelling starts (the heads must be confident first). */
@@ -50,6 +56,7 @@ export function makeRoundConfig(
     scanSteps: config.clusterHeadOnly ? 40 : 8,
     selflabelSteps: 4,
     warmupSteps: 100,
+    warmupSeconds: 10,
     minImages: Math.max(5 * config.clusters, config.neighbours + 1),
     selflabelAfter: 240,
     exemplars: 5,
@@ -57,6 +64,15 @@ export function makeRoundConfig(
     ...overrides,
   };
   for (const [name, value] of Object.entries(rounds)) {
+    if (name === "warmupSeconds") {
+      if (!(typeof value === "number" && value >= 0)) {
+        throw new RangeError(
+          `Cannot build round config: warmupSeconds must be a number of at least 0, ` +
+            `current value is ${value}`,
+        );
+      }
+      continue;
+    }
     const least = name === "minImages" || name === "patience" ? 1 : 0;
     if (!Number.isInteger(value) || value < least) {
       throw new RangeError(

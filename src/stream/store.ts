@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import type { Dataset } from "../data/dataset.ts";
+import { storeIndexSchema } from "../protocol/disk_state.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../util/atomic_write.ts";
 import type { Random } from "../util/random.ts";
 
@@ -86,6 +87,18 @@ export class ImageStore {
   /** Index of the image with id `id`, or -1. */
   indexOf(id: string): number {
     return this.#indexOfId.get(id) ?? -1;
+  }
+
+  /** Where image `i` came from: O(1), unlike `view()`, which copies every id and path. */
+  pathOf(i: number): string {
+    this.#checkIndex(i);
+    return this.#paths[i];
+  }
+
+  /** Image `i`'s pixels (S*S*3 bytes, shared with the store, never rewritten): O(1). */
+  pixelsOf(i: number): Uint8Array {
+    this.#checkIndex(i);
+    return this.#pixels.subarray(i * this.#stride, (i + 1) * this.#stride);
   }
 
   /** When image `i` was ingested, ms since the epoch. */
@@ -239,7 +252,7 @@ export class ImageStore {
    */
   static async load(dir: string, size: number): Promise<ImageStore> {
     const store = new ImageStore(size);
-    const index = await readJsonIfExists<StoreIndex>(join(dir, STORE_FILES.index));
+    const index = await readJsonIfExists(join(dir, STORE_FILES.index), storeIndexSchema());
     if (index !== undefined) checkIndexFile(index, size, dir);
     const recorded = index?.n ?? 0;
     const path = join(dir, STORE_FILES.pixels);

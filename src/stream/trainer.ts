@@ -25,8 +25,8 @@
  */
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { augmentationOf, type ScanConfig } from "../config.ts";
-import { type Dataset, gatherBatch } from "../data/dataset.ts";
+import { PROJECTION_DIM, type ScanConfig } from "../config.ts";
+import type { Dataset } from "../data/dataset.ts";
 import { labelledMetrics } from "../eval/metrics.ts";
 import { NeighbourIndex } from "../mining/neighbour_index.ts";
 import { argmaxRows } from "../operators/classify.ts";
@@ -34,10 +34,8 @@ import type { BackendName } from "../backend/backend.ts";
 import { readWeights, writeWeights } from "../parallel/network_weights.ts";
 import { defaultThreads } from "../parallel/threads.ts";
 import { TrainingPool } from "../parallel/training_pool.ts";
-import type { ScanLosses } from "../stages/scan.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../util/atomic_write.ts";
-import { concatFloat32 } from "../util/concat.ts";
-import { Random } from "../util/random.ts";
+import { concatFloat32, takeRows } from "../util/concat.ts";
 import { alignClusters, applyAlignment } from "./align_clusters.ts";
 import {
   type AssignmentEvent,
@@ -50,8 +48,11 @@ import {
   labelEvent,
   type RoundLosses,
 } from "./events.ts";
+import { type RoundMemory, trainRound, warm } from "./round.ts";
 import type { RoundConfig } from "./round_config.ts";
 import { ImageStore, type StoredImage } from "./store.ts";
+import { RefusedPaths } from "./refused_paths.ts";
+import { trainerStateSchema } from "../protocol/disk_state.ts";
 import { StreamModels } from "./stream_models.ts";
 
 /** File names inside a state directory. */
@@ -138,13 +139,6 @@ function macrotask(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-/** Dimension of the pretext features the neighbour index holds (the projection head's output). */
-const FEATURE_DIM = 128;
-
-function mean(values: number[]): number | undefined {
-  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0) / values.length;
-}
-
 /** The stream's store, index, networks and training rounds. */
 export class StreamTrainer {
   readonly config: ScanConfig;
@@ -152,19 +146,19 @@ export class StreamTrainer {
   readonly stateDir: string | undefined;
   readonly store: ImageStore;
   /**
-   * Awaited between training steps (default: one macrotask), so new images are served there; the
-   * stream sets a gate that waits for them (`servingFirst`).
+   * Awaited between training steps (default: one macrotask). The steps run in the pool, so this
+   * thread is free during them anyway; tests use it to act between steps.
    */
   betweenSteps: () => Promise<void> = macrotask;
   readonly #index: NeighbourIndex;
   /** The training networks and every training computation. */
   readonly #pool: TrainingPool;
   readonly #serving: StreamModels;
-  /** The kept head the pool's self-labelling optimiser was made for; -1: none yet. */
-  #selflabelHead = -1;
+  /** What rounds carry from one to the next besides the state. */
+  readonly #memory: RoundMemory = { selflabelHead: -1, pretextSeconds: 0 };
   #state: TrainerState;
   readonly #assigned: Map<string, Assigned>;
-  readonly #refused: Set<string>;
+  readonly #refused: RefusedPaths;
   /** Store indices without a published assignment, ascending. */
   #unassigned: number[];
   /** Backbone features of unassigned images, given to `add` for the serving round. */
@@ -194,7 +188,7 @@ export class StreamTrainer {
       id,
       { cluster, confidence },
     ]));
-    this.#refused = new Set(state.refused);
+    this.#refused = new RefusedPaths(state.refused);
     this.#unassigned = [];
     store.view().ids.forEach((id, i) => {
       if (!this.#assigned.has(id)) this.#unassigned.push(i);
@@ -218,7 +212,7 @@ export class StreamTrainer {
     };
     const saved = stateDir === undefined
       ? undefined
-      : await readJsonIfExists<TrainerState>(join(stateDir, STATE_FILES.state));
+      : await readJsonIfExists(join(stateDir, STATE_FILES.state), trainerStateSchema());
     if (saved !== undefined && JSON.stringify(saved.shape) !== JSON.stringify(shape)) {
       throw new Error(
         `Cannot resume the stream from ${stateDir}: it was made with ${
@@ -256,7 +250,7 @@ export class StreamTrainer {
       ? new ImageStore(config.inputSize)
       : await ImageStore.load(join(stateDir, STATE_FILES.store), config.inputSize);
     const index = await loadIndex(stateDir, store, config.neighbours) ??
-      new NeighbourIndex(FEATURE_DIM, config.neighbours);
+      new NeighbourIndex(PROJECTION_DIM, config.neighbours);
     // Images the store saved after the index was: embed them as `add` would have.
     const view = store.view();
     const missing = Array.from({ length: view.n - index.size }, (_, j) => index.size + j);
@@ -304,7 +298,7 @@ export class StreamTrainer {
   get resting(): boolean {
     const unchangedStore = this.store.n === this.#imagesAtLastRound;
     if (!this.clustering) {
-      return unchangedStore && this.#state.steps.pretext >= this.rounds.warmupSteps &&
+      return unchangedStore && warm(this.rounds, this.#state.steps.pretext, this.#memory) &&
         this.store.n < this.rounds.minImages;
     }
     return unchangedStore && this.#quiet >= this.rounds.patience;
@@ -359,9 +353,9 @@ export class StreamTrainer {
     if (served === undefined) {
       features = this.#serving.features(this.store.view(), indices);
     } else {
-      features = rows(served.projected, FEATURE_DIM, given);
+      features = takeRows(served.projected, PROJECTION_DIM, given);
       const dim = served.backbone.length / images.length;
-      given.forEach((j, r) => this.#served.set(indices[r], rows(served.backbone, dim, [j])));
+      given.forEach((j, r) => this.#served.set(indices[r], takeRows(served.backbone, dim, [j])));
     }
     this.#index.addBatch(added.map((image) => image.id), features, added.length);
     this.#unassigned.push(...indices);
@@ -427,194 +421,34 @@ export class StreamTrainer {
    */
   async round(signal?: AbortSignal): Promise<RoundReport | null> {
     const started = performance.now();
-    const { rounds, config } = this;
-    // Counted locally and committed with the round: an aborted round leaves no trace in the state.
-    const steps = { ...this.#state.steps };
-    const rng = new Random(config.seed * 104729 + steps.rounds);
     if (this.store.n < 2) return null;
-    // A batch from the images stored now; more may arrive between steps.
-    const sampled = (size: number) => {
-      const view = this.store.view();
-      return gatherBatch(view, sample(view.n, size, rng));
-    };
-
-    const pretextLosses: number[] = [];
-    for (let s = 0; s < rounds.pretextSteps; s++) {
-      await this.betweenSteps();
-      if (signal?.aborted) return null;
-      const { loss } = await this.#pool.pretextStep(sampled(config.pretext.batchSize), {
-        learningRate: config.pretext.learningRate,
-        temperature: config.temperature,
-        seed: rng.int(2 ** 31),
-        augmentation: augmentationOf(config),
-      });
-      pretextLosses.push(loss);
-      steps.pretext++;
-    }
-
-    // The backbone moved: re-embed and re-mine, both in the pool (a full mining is O(N^2), about
-    // a second at 10,000 images). Images stored meanwhile are embedded after, until a pass finds
-    // none new, and go into the index incrementally once it holds the re-mined lists.
-    let view = this.store.view();
-    const embedded = await this.#pool.embed(gatherBatch(view, range(view.n)));
-    if (signal?.aborted) return null;
-    const mined = await this.#pool.mine(
-      embedded.projected,
-      view.n,
-      FEATURE_DIM,
-      Math.min(config.neighbours, view.n),
+    // Steps are counted on a copy and committed with the round: an aborted round leaves no
+    // trace in the state.
+    const outcome = await trainRound(
+      {
+        config: this.config,
+        rounds: this.rounds,
+        pool: this.#pool,
+        store: this.store,
+        index: this.#index,
+        betweenSteps: () => this.betweenSteps(),
+        memory: this.#memory,
+      },
+      { ...this.#state.steps },
+      this.#state.head,
+      signal,
     );
-    if (signal?.aborted) return null;
-    const later = { backbone: [] as Float32Array[], projected: [] as Float32Array[] };
-    let embeddedUpTo = view.n;
-    for (let grown = this.store.view(); grown.n > embeddedUpTo; grown = this.store.view()) {
-      const more = Array.from({ length: grown.n - embeddedUpTo }, (_, i) => embeddedUpTo + i);
-      const extra = await this.#pool.embed(gatherBatch(grown, more));
-      if (signal?.aborted) return null;
-      later.backbone.push(extra.backbone);
-      later.projected.push(extra.projected);
-      embeddedUpTo = grown.n;
-    }
-    // Synchronous from here to the index swap, so no image is stored in between.
-    const all = this.store.view();
-    this.#index.truncate(view.n);
-    this.#index.replaceAll(embedded.projected, mined);
-    if (all.n > view.n) {
-      this.#index.addBatch(
-        all.ids.slice(view.n),
-        concatFloat32(later.projected),
-        all.n - view.n,
-      );
-    }
-    const backbone = concatFloat32([embedded.backbone, ...later.backbone]);
-    view = all;
-    const dim = backbone.length / Math.max(view.n, 1);
-
-    const scanLosses = {
-      total: [] as number[],
-      consistency: [] as number[],
-      entropy: [] as number[],
-    };
-    const selflabelLosses: number[] = [];
-    /** Image id -> pseudo-label in the head's own cluster ids. */
-    const accepted = new Map<string, { cluster: number; confidence: number }>();
-    let head = this.#state.head;
-    const scanReady = view.n >= rounds.minImages && steps.pretext >= rounds.warmupSteps;
-    if (scanReady) {
-      const lists = this.#index.lists();
-      const k = lists.listLength;
-      const scanSettings = {
-        learningRate: config.scan.learningRate,
-        entropyWeight: config.entropyWeight,
-        augmentation: augmentationOf(config),
-        seed: config.seed * 7919 + 2,
-      };
-      for (let s = 0; s < rounds.scanSteps; s++) {
-        await this.betweenSteps();
-        if (signal?.aborted) return null;
-        const anchors = sample(view.n, config.scan.batchSize, rng);
-        // As in the official NeighborsDataset: one of the K (the anchor itself included).
-        const picked = anchors.map((i) => lists.indices[i * k + rng.int(k)]);
-        let losses: ScanLosses;
-        if (config.clusterHeadOnly) {
-          // The backbone is frozen during SCAN steps: its features of this round serve as input.
-          losses = await this.#pool.scanOnFeatures(
-            rows(backbone, dim, anchors),
-            rows(backbone, dim, picked),
-            dim,
-            scanSettings,
-          );
-        } else {
-          losses = await this.#pool.scanOnImages(
-            gatherBatch(view, anchors),
-            gatherBatch(view, picked),
-            scanSettings,
-          );
-        }
-        const best = losses.total.indexOf(Math.min(...losses.total));
-        scanLosses.total.push(losses.total[best]);
-        scanLosses.consistency.push(losses.consistency[best]);
-        scanLosses.entropy.push(losses.entropy[best]);
-        steps.scan++;
-      }
-      if (signal?.aborted) return null;
-      const logits = config.clusterHeadOnly
-        ? await this.#pool.headLogits(backbone, view.n)
-        : await this.#pool.logits(gatherBatch(view, range(view.n)));
-      // The head with the lowest SCAN loss over the whole store (training images only).
-      const headLosses = await this.#pool.evaluateHeads({
-        logits,
-        n: view.n,
-        clusters: config.clusters,
-        neighbours: lists.indices,
-        k,
-        entropyWeight: config.entropyWeight,
-      });
-      head = headLosses.total.indexOf(Math.min(...headLosses.total));
-      if (steps.scan >= rounds.selflabelAfter) {
-        for (let s = 0; s < rounds.selflabelSteps; s++) {
-          await this.betweenSteps();
-          if (signal?.aborted) return null;
-          const current = this.store.view();
-          const batch = sample(current.n, config.selflabel.batchSize, rng);
-          const fresh = head !== this.#selflabelHead;
-          this.#selflabelHead = head;
-          const { loss, confident, accepted: rows } = await this.#pool.selflabel(
-            gatherBatch(current, batch),
-            {
-              fresh,
-              learningRate: config.selflabel.learningRate,
-              threshold: config.confidenceThreshold,
-              head,
-              augmentation: augmentationOf(config),
-              // A frozen backbone belongs to the pretext task, which goes on every round.
-              headOnly: config.clusterHeadOnly,
-              seed: config.seed * 49979687 + steps.rounds,
-            },
-          );
-          if (confident > 0) selflabelLosses.push(loss);
-          // The latest pseudo-label of an image wins.
-          for (const r of rows) {
-            accepted.set(current.ids[batch[r.row]], {
-              cluster: r.cluster,
-              confidence: r.confidence,
-            });
-          }
-          steps.selflabel++;
-        }
-      }
-    }
-    // The round's networks, for serving; with a trained backbone, also the store's features
-    // under them (the pool's pass, not this thread's).
-    const weights = await this.#pool.weights();
-    let frozen: { features: Float32Array; n: number } | undefined;
-    if (config.clusterHeadOnly) {
-      // With a frozen backbone the round's features are still those of the new networks: the
-      // heads alone classify the images embedded above, with no second backbone pass.
-      frozen = { features: backbone, n: view.n };
-    } else if (steps.scan > 0) {
-      const after = this.store.view();
-      const features = await this.#pool.embed(gatherBatch(after, range(after.n)));
-      frozen = { features: features.backbone, n: after.n };
-    }
-    await this.betweenSteps();
-    if (signal?.aborted) return null;
+    if (outcome === null) return null;
+    const { steps, head, weights, frozen, losses, accepted } = outcome;
+    const { config } = this;
 
     // From here to the end the round is synchronous: the new model, its alignment and the
     // published assignments change together.
-    steps.rounds++;
     this.#state.steps = steps;
     this.#state.head = head;
     writeWeights(this.#serving, weights);
     // Features from the previous networks would mislead the new heads.
     this.#served.clear();
-    const losses: RoundLosses = {
-      pretext: mean(pretextLosses),
-      total: mean(scanLosses.total),
-      consistency: mean(scanLosses.consistency),
-      entropy: mean(scanLosses.entropy),
-      selflabel: mean(selflabelLosses),
-    };
     const update = steps.scan > 0 ? this.#recluster(losses, frozen) : null;
     this.#imagesAtLastRound = this.store.n;
     return {
@@ -792,20 +626,4 @@ async function loadIndex(
   const matches = index.k === k && index.size <= store.n &&
     Array.from({ length: index.size }, (_, i) => index.idOf(i) === ids[i]).every(Boolean);
   return matches ? index : undefined;
-}
-
-/** The rows at `indices` of a row-major `[n, dim]` array. */
-function rows(data: Float32Array, dim: number, indices: readonly number[]): Float32Array {
-  const out = new Float32Array(indices.length * dim);
-  indices.forEach((i, r) => out.set(data.subarray(i * dim, (i + 1) * dim), r * dim));
-  return out;
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}
-
-/** `min(count, n)` distinct indices in [0, n), in random order. */
-function sample(n: number, count: number, rng: Random): number[] {
-  return rng.shuffle(Array.from({ length: n }, (_, i) => i)).slice(0, Math.min(count, n));
 }

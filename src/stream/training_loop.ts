@@ -23,10 +23,14 @@ export function trainingLoop(trainer: StreamTrainer, signal: AbortSignal): Train
       while (!signal.aborted) {
         // Resting, or too few images for a pair: wait for new images (or the end).
         if (trainer.resting || trainer.store.n < 2) {
+          // One listener per rest, removed when the rest ends: a long stream rests often.
+          let ended!: () => void;
           await new Promise<void>((resolve) => {
+            ended = resolve;
             wake = resolve;
-            signal.addEventListener("abort", () => resolve(), { once: true });
+            signal.addEventListener("abort", ended, { once: true });
           });
+          signal.removeEventListener("abort", ended);
           wake = undefined;
           continue;
         }

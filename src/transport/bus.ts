@@ -119,6 +119,11 @@ export class BusError extends Error {
 /** Header carrying a responder's error message back to the requester. */
 export const ERROR_HEADER = "scan-error";
 
+/** Headers of a message whose payload is UTF-8 JSON (frozen: one object shared by every sender). */
+export const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  "content-type": "application/json",
+});
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -131,13 +136,14 @@ export function publishJson(
 ): Promise<void> {
   const payload = encoder.encode(JSON.stringify(value));
   return bus.publish(subject, payload, {
-    headers: { "content-type": "application/json" },
+    headers: JSON_HEADERS,
     msgId,
   });
 }
 
 /**
- * The JSON value a message carries.
+ * The JSON value a message carries, unchecked: for tests and tools that know what they sent.
+ * Readers of the pipeline's messages parse with a schema of src/protocol instead.
  *
  * @throws {TypeError} when the payload is not valid JSON (the parse error is the cause).
  */

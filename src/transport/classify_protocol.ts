@@ -4,23 +4,15 @@
  * are bounded: the client does not send, and a responder refuses, more than
  * `CLASSIFY_MAX_BYTES` (below NATS's default 1 MiB payload limit, headers included).
  */
-import { type Bus, BusError, json } from "./bus.ts";
+import { type ClassifyReply, classifyReplySchema } from "../protocol/classify.ts";
+import { parseJson } from "../protocol/parse.ts";
+import { type Bus, BusError } from "./bus.ts";
 import { subjects } from "./subjects.ts";
 
 /** Largest image a request may carry. */
 export const CLASSIFY_MAX_BYTES = 1_000_000;
 
-/** A classify reply. */
-export interface ClassifyReply {
-  /** Stable cluster id, as in the assignments. */
-  readonly cluster: number;
-  /** Probability of that cluster under the serving head. */
-  readonly confidence: number;
-  /** The clustering version the cluster id belongs to. */
-  readonly modelVersion: number;
-  /** The checkpoint (training round) whose networks answered. */
-  readonly checkpoint: number;
-}
+export type { ClassifyReply } from "../protocol/classify.ts";
 
 /**
  * Ask the service of pipeline `pipeline` for the cluster of `bytes`.
@@ -42,7 +34,7 @@ export async function requestClassification(
     );
   }
   const reply = await bus.request(subjects(pipeline).classify, bytes, { timeoutMs });
-  return json<ClassifyReply>(reply);
+  return parseJson(classifyReplySchema(), reply.payload, "classify reply");
 }
 
 /** Whether an error is one a classify client reports per file and goes on after. */

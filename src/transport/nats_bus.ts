@@ -5,7 +5,8 @@
  *
  * - `publish` on a durable subject is a JetStream publish carrying a `Nats-Msg-Id` (the caller's
  *   `msgId`, or a fresh id per call), so the stream stores it once however often it is retried.
- *   While the server is away it retries with backoff for up to `publishRetryMs`; at most
+ *   While the server is away it retries with backoff, by default until the bus closes (past
+ *   the duplicate window it first checks whether an earlier attempt was stored); at most
  *   `maxPendingPublishes` publishes wait at once, beyond that `publish` fails with a
  *   `buffer-full` BusError instead of queueing without bound. On other subjects it is a core
  *   publish (buffered by the client while reconnecting).
@@ -59,6 +60,8 @@ import {
   type SubscribeOptions,
   type Unsubscribable,
 } from "./bus.ts";
+import { printable } from "../util/quote.ts";
+import { storedIds } from "./stored_ids.ts";
 import { durableSubjects, streamName, subjectMatches, validatePipelineName } from "./subjects.ts";
 
 /** One change of a NATS connection, as `NatsBus.connectionChanges` reports it. */
@@ -86,9 +89,12 @@ export interface NatsBusOptions {
   /** How long the stream remembers a msgId for deduplication. Default 2 minutes (or maxAgeMs). */
   duplicateWindowMs?: number;
   /**
-   * How long a publish keeps retrying while the server is away; keep it below
-   * `duplicateWindowMs` so a retry after a lost ack is still recognised (checked). Default 60 s
-   * (or duplicateWindowMs).
+   * How long a publish keeps retrying while the server is away. Default `Infinity`: a stream or
+   * worker keeps retrying through any outage (its outbox, or its one publish at a time, bounds
+   * what waits). A retry later than `duplicateWindowMs` after the first attempt, which JetStream
+   * would no longer recognise, first reads the message ids stored since that attempt
+   * (`storedIds`), so a publish whose ack was lost is still stored once. A finite value must not
+   * exceed `duplicateWindowMs` (checked).
    */
   publishRetryMs?: number;
   /** Most publishes waiting for a server at once. Default 1024. */
@@ -167,8 +173,8 @@ export class NatsBus implements Bus {
     });
     try {
       const jsm = await jetstreamManager(nc);
-      await ensureStream(jsm, pipeline, limits);
-      return new NatsBus(nc, jsm, pipeline, limits);
+      const lastSeq = await ensureStream(jsm, pipeline, limits);
+      return new NatsBus(nc, jsm, pipeline, limits, lastSeq);
     } catch (error) {
       await nc.close();
       throw error;
@@ -181,7 +187,10 @@ export class NatsBus implements Bus {
   readonly #stream: string;
   readonly #durable: string[];
   readonly #publishRetryMs: number;
+  readonly #duplicateWindowMs: number;
   readonly #maxPending: number;
+  /** The highest stream sequence this bus has seen stored (a lower bound of the stream's). */
+  #lastSeq: number;
   #pending = 0;
   readonly #active = new Set<Active>();
   readonly #wakeups = new Set<() => void>();
@@ -193,8 +202,11 @@ export class NatsBus implements Bus {
     jsm: JetStreamManager,
     pipeline: string,
     limits: Limits,
+    lastSeq: number,
   ) {
     this.#nc = nc;
+    this.#lastSeq = lastSeq;
+    this.#duplicateWindowMs = limits.duplicateWindowMs;
     this.#jsm = jsm;
     this.#js = jetstream(nc);
     this.#stream = streamName(pipeline);
@@ -299,11 +311,21 @@ export class NatsBus implements Bus {
     msgId: string | undefined,
   ): Promise<void> {
     const msgID = msgId ?? nuid.next();
-    const deadline = Date.now() + this.#publishRetryMs;
+    const firstAttempt = Date.now();
+    const deadline = firstAttempt + this.#publishRetryMs;
+    // Every message stored from here on has a higher sequence than this.
+    const since = this.#lastSeq + 1;
     for (let attempt = 0;; attempt++) {
       try {
+        // Past the duplicate window an earlier attempt that was stored (its ack lost) would be
+        // stored again: look for it first.
+        if (attempt > 0 && Date.now() - firstAttempt >= this.#duplicateWindowMs * 0.9) {
+          const stored = await storedIds(this.#nc, this.#stream, since);
+          if (stored.ids.has(msgID)) return;
+        }
         const timeout = Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
-        await this.#js.publish(subject, payload, { msgID, headers, timeout });
+        const ack = await this.#js.publish(subject, payload, { msgID, headers, timeout });
+        this.#lastSeq = Math.max(this.#lastSeq, ack.seq);
         return;
       } catch (error) {
         if (this.#closing !== undefined || error instanceof ClosedConnectionError) {
@@ -521,7 +543,8 @@ export class NatsBus implements Bus {
       reply = await handler(toBusMessage(msg));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      reply = { payload: new Uint8Array(0), headers: { [ERROR_HEADER]: reason } };
+      // A header value is one line: a reason repeating a file name may hold CR or LF.
+      reply = { payload: new Uint8Array(0), headers: { [ERROR_HEADER]: printable(reason) } };
     }
     if (this.#closing !== undefined || this.#nc.isClosed()) return;
     msg.respond(reply.payload, { headers: toHeaders(reply.headers) });
@@ -552,7 +575,7 @@ type Limits = Required<
 function resolveLimits(options: NatsBusOptions): Limits {
   const maxAgeMs = options.maxAgeMs ?? 7 * DAY_MS;
   const duplicateWindowMs = options.duplicateWindowMs ?? Math.min(120_000, maxAgeMs);
-  const publishRetryMs = options.publishRetryMs ?? Math.min(60_000, duplicateWindowMs);
+  const publishRetryMs = options.publishRetryMs ?? Infinity;
   const limits: Limits = {
     maxAgeMs,
     maxBytes: options.maxBytes ?? 1024 ** 3,
@@ -561,7 +584,8 @@ function resolveLimits(options: NatsBusOptions): Limits {
     maxPendingPublishes: options.maxPendingPublishes ?? 1024,
   };
   for (const [key, value] of Object.entries(limits)) {
-    if (!Number.isFinite(value) || value <= 0) {
+    const infinite = key === "publishRetryMs" && value === Infinity;
+    if (!(Number.isFinite(value) || infinite) || value <= 0) {
       throw new RangeError(
         `Cannot connect the NATS bus: ${key} must be a positive number, current value is ${value}`,
       );
@@ -573,7 +597,7 @@ function resolveLimits(options: NatsBusOptions): Limits {
         `current value is ${duplicateWindowMs}`,
     );
   }
-  if (publishRetryMs > duplicateWindowMs) {
+  if (Number.isFinite(publishRetryMs) && publishRetryMs > duplicateWindowMs) {
     throw new RangeError(
       "Cannot connect the NATS bus: publishRetryMs must not exceed duplicateWindowMs " +
         `(${duplicateWindowMs}), or a retry could be stored twice, current value is ` +
@@ -598,13 +622,13 @@ async function ensureStream(jsm: JetStreamManager, pipeline: string, limits: Lim
     if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) {
       throw error;
     }
-    await jsm.streams.add({
+    const added = await jsm.streams.add({
       name,
       ...config,
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
     });
-    return;
+    return added.state.last_seq;
   }
-  await jsm.streams.update(name, config);
+  return (await jsm.streams.update(name, config)).state.last_seq;
 }

@@ -26,6 +26,11 @@ export interface NatsServerOptions {
   binary?: string;
   /** How long to wait for the server to accept connections. Default 10 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Require this user and password of every client. They go to the server in a config file
+   * (mode 0600, in the store dir), never on its command line, which other users can read.
+   */
+  auth?: { user: string; pass: string };
 }
 
 const LOG_LIMIT = 16 * 1024;
@@ -91,10 +96,23 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const port = options.port ?? freePort();
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
 
+  const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
+  if (options.auth !== undefined) {
+    await Deno.mkdir(storeDir, { recursive: true });
+    const config = `${storeDir}/auth.conf`;
+    // JSON strings are valid NATS config strings.
+    const text = `authorization {\n  user: ${JSON.stringify(options.auth.user)}\n  password: ${
+      JSON.stringify(options.auth.pass)
+    }\n}\n`;
+    await Deno.writeTextFile(config, text, { mode: 0o600 });
+    await Deno.chmod(config, 0o600);
+    args.push("-c", config);
+  }
+
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(binary, {
-      args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir],
+      args,
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -16,6 +16,10 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type ObjectStore, Objm } from "@nats-io/obj";
+import { objectFile } from "../protocol/models.ts";
+import { parseJson, type Schema } from "../protocol/parse.ts";
+import { heartbeatSchema } from "../protocol/kv.ts";
+import { printable } from "../util/quote.ts";
 import { validatePipelineName } from "./subjects.ts";
 
 /** How long a heartbeat lives; workers beat every `HEARTBEAT_MS`. */
@@ -36,69 +40,17 @@ export function bucketNames(pipeline: string) {
   });
 }
 
-/** A current assignment as the assignments bucket holds it. */
-export interface StoredAssignment {
-  readonly path: string;
-  readonly cluster: number;
-  readonly confidence: number;
-  readonly modelVersion: number;
-}
-
-/** A current neighbour list as the neighbours bucket holds it. */
-export interface StoredNeighbours {
-  /** The checkpoint whose features the list was mined from. */
-  readonly checkpoint: number;
-  /** The image itself first, then its most similar images (at most K in all). */
-  readonly ids: readonly string[];
-  readonly similarities: readonly number[];
-}
-
-/**
- * A checkpoint's announcement (`scan.<p>.models` and the state bucket's `model` key): what an
- * embed worker needs to serve with it.
- */
-export interface CheckpointAnnouncement {
-  /** Checkpoint number: the training round whose networks these are (0: untrained). */
-  readonly checkpoint: number;
-  /** Object name prefix in the models store. */
-  readonly prefix: string;
-  /** The clustering version of assignments made with it (0: no clustering yet). */
-  readonly modelVersion: number;
-  /** Clustering head used for assignments. */
-  readonly head: number;
-  /** Head cluster -> stable cluster id. */
-  readonly permutation: readonly number[];
-  readonly at: string;
-}
-
-/** What the cluster stage reports for `deno task status`. */
-export interface PipelineSummary {
-  readonly images: number;
-  readonly modelVersion: number;
-  readonly checkpoint: number;
-  /** Images per stable cluster id (empty before the first clustering). */
-  readonly sizes: readonly number[];
-  /** Images received but still waiting for their features. */
-  readonly waiting: number;
-  readonly at: string;
-}
-
-/** One worker's heartbeat. */
-export interface Heartbeat {
-  readonly id: string;
-  readonly stage: string;
-  readonly host: string;
-  readonly pid: number;
-  readonly startedAt: string;
-  /** Messages (images, embeddings) this worker has finished. */
-  readonly processed: number;
-  /** Checkpoint it serves with, where that applies. */
-  readonly checkpoint?: number;
-  readonly at: string;
-}
+// The values' types come from their schemas (src/protocol/kv.ts, src/protocol/models.ts).
+export type {
+  Heartbeat,
+  PipelineSummary,
+  StoredAssignment,
+  StoredNeighbours,
+} from "../protocol/kv.ts";
+export type { CheckpointAnnouncement } from "../protocol/models.ts";
+import type { Heartbeat } from "../protocol/kv.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** The shared state of one pipeline, opened (buckets created when missing). */
 export class PipelineState {
@@ -134,11 +86,16 @@ export class PipelineState {
     );
   }
 
-  /** The JSON value at `key`, or undefined when there is none (or it was deleted). */
-  static async read<T>(kv: KV, key: string): Promise<T | undefined> {
+  /**
+   * The JSON value at `key` checked by `schema`, or undefined when there is none (or it was
+   * deleted).
+   *
+   * @throws {ProtocolError | RangeError} when the value is not JSON or fails the schema.
+   */
+  static async read<T>(kv: KV, key: string, schema: Schema<T>): Promise<T | undefined> {
     const entry = await kv.get(key);
     if (entry === null || entry.operation !== "PUT" || entry.value.length === 0) return undefined;
-    return JSON.parse(decoder.decode(entry.value)) as T;
+    return parseJson(schema, entry.value, `KV value ${printable(entry.bucket)}/${printable(key)}`);
   }
 
   static write(kv: KV, key: string, value: unknown): Promise<number> {
@@ -149,8 +106,12 @@ export class PipelineState {
   async heartbeats(): Promise<Heartbeat[]> {
     const out: Heartbeat[] = [];
     for await (const key of await this.workers.keys()) {
-      const beat = await PipelineState.read<Heartbeat>(this.workers, key);
-      if (beat !== undefined) out.push(beat);
+      try {
+        const beat = await PipelineState.read(this.workers, key, heartbeatSchema());
+        if (beat !== undefined) out.push(beat);
+      } catch {
+        // A malformed heartbeat is no live worker; it expires with the TTL.
+      }
     }
     return out.sort((a, b) => a.stage.localeCompare(b.stage) || a.id.localeCompare(b.id));
   }
@@ -187,11 +148,19 @@ export class PipelineState {
   async downloadCheckpoint(prefix: string, dir: string): Promise<void> {
     await Deno.mkdir(dir, { recursive: true });
     let files = 0;
+    if (!/^[0-9]{1,10}$/.test(prefix)) {
+      throw new RangeError(
+        `Cannot load checkpoint: a prefix must be a checkpoint number, current value is ` +
+          JSON.stringify(prefix).slice(0, 80),
+      );
+    }
     for (const info of await this.models.list()) {
-      if (!info.name.startsWith(`${prefix}/`)) continue;
+      // Only `<prefix>/<plain file name>`: a name with `/` or `..` never reaches a path join.
+      const file = objectFile(info.name, prefix);
+      if (file === undefined) continue;
       const bytes = await this.models.getBlob(info.name);
       if (bytes === null) continue;
-      await Deno.writeFile(join(dir, info.name.slice(prefix.length + 1)), bytes);
+      await Deno.writeFile(join(dir, file), bytes);
       files++;
     }
     if (files === 0) {

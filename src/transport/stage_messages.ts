@@ -7,6 +7,15 @@
  * (float32 `[L]` similarities, the ids as a JSON array in a header, with the checkpoint whose
  * features they were mined from).
  */
+import {
+  embeddingHeadersSchema,
+  headerFields,
+  HEADERS,
+  imageHeadersSchema,
+  neighbourHeadersSchema,
+} from "../protocol/stage_messages.ts";
+import { parse, ProtocolError } from "../protocol/parse.ts";
+import { printable } from "../util/quote.ts";
 import type { BusMessage } from "./bus.ts";
 import { decodeTensor, encodeTensor } from "./tensor_codec.ts";
 
@@ -46,16 +55,6 @@ export interface NeighbourListMessage {
   readonly change: "added" | "updated";
 }
 
-const HEADERS = Object.freeze({
-  id: "scan-id",
-  path: "scan-path",
-  checkpoint: "scan-checkpoint",
-  worker: "scan-worker",
-  backboneDim: "scan-backbone-dim",
-  neighbours: "scan-neighbours",
-  change: "scan-change",
-});
-
 /** The payload and headers of an image message. */
 export function encodeImageMessage(image: ImageMessage) {
   const { payload, headers } = encodeTensor({
@@ -73,22 +72,52 @@ export function encodeImageMessage(image: ImageMessage) {
   };
 }
 
+/** What a reader expects of a tensor message beyond its own grammar. */
+export interface Expected {
+  /** Side S of images. */
+  readonly size?: number;
+  /** Widths F and D of features. */
+  readonly backbone?: number;
+  readonly projected?: number;
+}
+
+/** The tensor a message carries, its decoding errors as protocol errors. */
+function tensorOf(msg: BusMessage, what: string) {
+  try {
+    return decodeTensor(msg.payload, msg.headers);
+  } catch (error) {
+    throw new ProtocolError(`Cannot decode ${what}: ${printable((error as Error).message)}`);
+  }
+}
+
 /**
- * An image message, checked.
+ * An image message (the image wire format), checked.
  *
- * @throws {TypeError} when a header is missing or the tensor is not uint8 `[S, S, 3]`.
+ * @throws {ProtocolError} when a header is missing or malformed, the tensor is not uint8
+ *   `[S, S, 3]`, or S is not the expected side.
  */
-export function decodeImageMessage(msg: BusMessage): ImageMessage {
-  const { data, shape, dtype } = decodeTensor(msg.payload, msg.headers);
-  if (dtype !== "uint8" || shape.length !== 3 || shape[0] !== shape[1] || shape[2] !== 3) {
-    throw new TypeError(
-      `Cannot decode image message: it must hold uint8 [S, S, 3] pixels, current value is ` +
-        `${dtype} [${shape}]`,
+export function decodeImageMessage(msg: BusMessage, expected: Expected = {}): ImageMessage {
+  const what = `image message on ${printable(msg.subject)}`;
+  const fields = parse(
+    imageHeadersSchema(),
+    headerFields(msg.headers, ["id", "path"]),
+    what,
+    "decode",
+  );
+  const { data, shape, dtype } = tensorOf(msg, what);
+  if (
+    dtype !== "uint8" || shape.length !== 3 || shape[0] !== shape[1] || shape[2] !== 3 ||
+    (expected.size !== undefined && shape[0] !== expected.size)
+  ) {
+    throw new ProtocolError(
+      `Cannot decode ${what}: it must hold uint8 [S, S, 3] pixels` +
+        (expected.size === undefined ? "" : ` with S = ${expected.size}`) +
+        `, current value is ${dtype} [${shape}]`,
     );
   }
   return {
-    id: required(msg, HEADERS.id),
-    path: decodeURIComponent(required(msg, HEADERS.path)),
+    id: fields["scan-id"],
+    path: fields["scan-path"],
     pixels: data as Uint8Array,
     size: shape[0],
   };
@@ -114,30 +143,48 @@ export function encodeEmbeddingMessage(embedding: EmbeddingMessage) {
 }
 
 /**
- * An embedding message, checked.
+ * An embedding message, checked: float32 `[F + D]`, every feature finite, and F and D the
+ * expected widths when given (a reader must not zero-pad or cut what it stores).
  *
- * @throws {TypeError} when a header is missing or the tensor is not float32 `[F + D]`.
+ * @throws {ProtocolError} when a header is missing or malformed or the tensor is not as above.
  */
-export function decodeEmbeddingMessage(msg: BusMessage): EmbeddingMessage {
-  const { data, shape, dtype } = decodeTensor(msg.payload, msg.headers);
-  const dim = Number(required(msg, HEADERS.backboneDim));
-  const checkpoint = Number(required(msg, HEADERS.checkpoint));
+export function decodeEmbeddingMessage(msg: BusMessage, expected: Expected = {}): EmbeddingMessage {
+  const what = `embedding message on ${printable(msg.subject)}`;
+  const fields = parse(
+    embeddingHeadersSchema(),
+    headerFields(msg.headers, ["id", "path", "checkpoint", "worker", "backboneDim"]),
+    what,
+    "decode",
+  );
+  const { data, shape, dtype } = tensorOf(msg, what);
+  const dim = fields["scan-backbone-dim"];
+  const projected = shape[0] - dim;
   if (
-    dtype !== "float32" || shape.length !== 1 || !Number.isInteger(dim) || dim < 1 ||
-    dim >= shape[0] || !Number.isInteger(checkpoint) || checkpoint < 0
+    dtype !== "float32" || shape.length !== 1 || dim >= shape[0] ||
+    (expected.backbone !== undefined && dim !== expected.backbone) ||
+    (expected.projected !== undefined && projected !== expected.projected)
   ) {
-    throw new TypeError(
-      `Cannot decode embedding message: it must hold float32 [F + D] features with F and a ` +
-        `checkpoint in its headers, current value is ${dtype} [${shape}], F ${dim}, checkpoint ` +
-        `${checkpoint}`,
+    const widths = expected.backbone === undefined && expected.projected === undefined
+      ? ""
+      : ` with F = ${expected.backbone ?? "any"} and D = ${expected.projected ?? "any"}`;
+    throw new ProtocolError(
+      `Cannot decode ${what}: it must hold float32 [F + D] features${widths}, current value ` +
+        `is ${dtype} [${shape}] with F = ${dim}`,
     );
   }
   const features = data as Float32Array;
+  const bad = features.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) {
+    throw new ProtocolError(
+      `Cannot decode ${what}: every feature must be finite, current value at ${bad} is ` +
+        `${features[bad]}`,
+    );
+  }
   return {
-    id: required(msg, HEADERS.id),
-    path: decodeURIComponent(required(msg, HEADERS.path)),
-    checkpoint,
-    worker: required(msg, HEADERS.worker),
+    id: fields["scan-id"],
+    path: fields["scan-path"],
+    checkpoint: fields["scan-checkpoint"],
+    worker: fields["scan-worker"],
     backbone: features.slice(0, dim),
     projected: features.slice(dim),
   };
@@ -165,43 +212,33 @@ export function encodeNeighbourListMessage(list: NeighbourListMessage) {
 /**
  * A neighbour-list message, checked.
  *
- * @throws {TypeError} when a header is missing or malformed, the tensor is not float32 `[L]`
+ * @throws {ProtocolError} when a header is missing or malformed, the tensor is not float32 `[L]`
  *   with one similarity per id, or the list does not start with the image itself.
  */
 export function decodeNeighbourListMessage(msg: BusMessage): NeighbourListMessage {
-  const { data, shape, dtype } = decodeTensor(msg.payload, msg.headers);
-  const id = required(msg, HEADERS.id);
-  const checkpoint = Number(required(msg, HEADERS.checkpoint));
-  const change = required(msg, HEADERS.change);
-  let ids: unknown;
-  try {
-    ids = JSON.parse(required(msg, HEADERS.neighbours));
-  } catch (error) {
-    if (!(error instanceof SyntaxError)) throw error;
-  }
+  const what = `neighbour-list message on ${printable(msg.subject)}`;
+  const fields = parse(
+    neighbourHeadersSchema(),
+    headerFields(msg.headers, ["id", "checkpoint", "neighbours", "change"]),
+    what,
+    "decode",
+  );
+  const { data, shape, dtype } = tensorOf(msg, what);
+  const ids = fields["scan-neighbours"];
   if (
-    dtype !== "float32" || shape.length !== 1 || !Array.isArray(ids) ||
-    !ids.every((x) => typeof x === "string") || ids.length !== shape[0] || ids[0] !== id ||
-    !Number.isInteger(checkpoint) || checkpoint < 0 || (change !== "added" && change !== "updated")
+    dtype !== "float32" || shape.length !== 1 || ids.length !== shape[0] ||
+    ids[0] !== fields["scan-id"]
   ) {
-    throw new TypeError(
-      `Cannot decode neighbour-list message: it must hold float32 [L] similarities, L ids ` +
-        `starting with the image's own, a checkpoint and a change (added or updated), current ` +
-        `value is ${dtype} [${shape}], ids ${
-          Array.isArray(ids) ? ids.length : "unreadable"
-        }, checkpoint ${checkpoint}, change ${change}`,
+    throw new ProtocolError(
+      `Cannot decode ${what}: it must hold float32 [L] similarities and L ids starting with ` +
+        `the image's own, current value is ${dtype} [${shape}], ${ids.length} ids`,
     );
   }
-  return { id, checkpoint, ids, similarities: data as Float32Array, change };
-}
-
-function required(msg: BusMessage, name: string): string {
-  const key = Object.keys(msg.headers).find((k) => k.toLowerCase() === name);
-  const value = key === undefined ? undefined : msg.headers[key];
-  if (value === undefined || value === "") {
-    throw new TypeError(
-      `Cannot decode message on ${msg.subject}: the ${name} header is missing`,
-    );
-  }
-  return value;
+  return {
+    id: fields["scan-id"],
+    checkpoint: fields["scan-checkpoint"],
+    ids,
+    similarities: data as Float32Array,
+    change: fields["scan-change"],
+  };
 }

@@ -21,3 +21,14 @@ function copyInto<T extends Float32Array | Uint8Array>(out: T, parts: readonly T
     offset += part.length;
   }
 }
+
+/** The rows at `indices` of a row-major `[n, dim]` array, in that order. */
+export function takeRows(
+  data: Float32Array,
+  dim: number,
+  indices: readonly number[],
+): Float32Array {
+  const out = new Float32Array(indices.length * dim);
+  indices.forEach((i, r) => out.set(data.subarray(i * dim, (i + 1) * dim), r * dim));
+  return out;
+}

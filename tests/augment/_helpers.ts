@@ -23,16 +23,6 @@ export function assertNoLeak(fn: () => tf.Tensor): void {
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
 }
 
-/** Element-wise closeness with an absolute tolerance, reporting the first mismatch. */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-5) {
-  assert.equal(actual.length, expected.length, "lengths differ");
-  for (let i = 0; i < actual.length; i++) {
-    if (!(Math.abs(actual[i] - expected[i]) <= tol)) {
-      assert.fail(`element ${i}: ${actual[i]} is not within ${tol} of ${expected[i]}`);
-    }
-  }
-}
-
 /** Values of one image, [H, W, 3] flattened. */
 export function imageValues(images: tf.Tensor4D, index: number): Float32Array {
   const size = images.shape[1] * images.shape[2] * 3;

@@ -9,7 +9,8 @@ import {
   saturationMatrix,
 } from "../../src/augment/colour_matrix.ts";
 import { Random } from "../../src/util/random.ts";
-import { assertClose, assertNoLeak, imageValues, seededImages } from "./_helpers.ts";
+import { assertNoLeak, imageValues, seededImages } from "./_helpers.ts";
+import { assertAllClose } from "../_assert.ts";
 
 await initBackend("wasm");
 
@@ -57,7 +58,7 @@ Deno.test("colourJitter() brightness scales each image by its own factor in rang
     const output = imageValues(out, i);
     const factor = output[0] / input[0];
     assert.ok(factor >= 0.6 && factor <= 1.4, `factor ${factor}`);
-    assertClose(output, input.map((v) => Math.min(1, v * factor)), 1e-5);
+    assertAllClose(output, input.map((v) => Math.min(1, v * factor)), 1e-5);
     factors.add(factor.toFixed(4));
   }
   assert.ok(factors.size > 1, "images share one factor");
@@ -78,12 +79,12 @@ Deno.test("colourJitter() contrast and saturation keep an unclipped image's mean
 });
 
 Deno.test("hueMatrix() keeps grays and luma, turns red towards green, and is periodic", () => {
-  assertClose(apply3(hueMatrix(0.2), [0.5, 0.5, 0.5]), [0.5, 0.5, 0.5], 1e-3);
+  assertAllClose(apply3(hueMatrix(0.2), [0.5, 0.5, 0.5]), [0.5, 0.5, 0.5], 1e-3);
   const turned = apply3(hueMatrix(1 / 3), [1, 0, 0]);
   assert.ok(turned[1] > turned[0] && turned[1] > turned[2], `red became ${turned}`);
-  assertClose(luma(turned), luma([1, 0, 0]), 2e-3);
-  assertClose(hueMatrix(1), hueMatrix(0), 1e-9);
-  assertClose(hueMatrix(0), [1, 0, 0, 0, 1, 0, 0, 0, 1], 1e-9);
+  assertAllClose(luma(turned), luma([1, 0, 0]), 2e-3);
+  assertAllClose(hueMatrix(1), hueMatrix(0), 1e-9);
+  assertAllClose(hueMatrix(0), [1, 0, 0, 0, 1, 0, 0, 0, 1], 1e-9);
 });
 
 Deno.test("applyColourTransforms() applies each image's matrix and contrast term", () => {
@@ -91,10 +92,10 @@ Deno.test("applyColourTransforms() applies each image's matrix and contrast term
   const matrices = new Float32Array([...saturationMatrix(0), ...[0.5, 0, 0, 0, 0.5, 0, 0, 0, 0.5]]);
   const out = applyColourTransforms(images, matrices, new Float32Array([0, 0.5]));
   const gray = luma(imageValues(images, 0));
-  assertClose(imageValues(out, 0), gray.flatMap((g) => [g, g, g]), 1e-5);
+  assertAllClose(imageValues(out, 0), gray.flatMap((g) => [g, g, g]), 1e-5);
   const input1 = imageValues(images, 1);
   const mean1 = luma(input1).reduce((a, b) => a + b, 0) / 16;
-  assertClose(imageValues(out, 1), input1.map((v) => 0.5 * v + 0.5 * mean1), 1e-5);
+  assertAllClose(imageValues(out, 1), input1.map((v) => 0.5 * v + 0.5 * mean1), 1e-5);
   tf.dispose([images, out]);
 });
 

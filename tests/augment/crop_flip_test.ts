@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { initBackend } from "../../src/backend/backend.ts";
 import { randomResizedCropFlip, sampleCropWindow } from "../../src/augment/crop_flip.ts";
 import { Random } from "../../src/util/random.ts";
-import { assertClose, assertNoLeak, seededImages } from "./_helpers.ts";
+import { assertNoLeak, seededImages } from "./_helpers.ts";
+import { assertAllClose } from "../_assert.ts";
 
 await initBackend("wasm");
 
@@ -12,7 +13,7 @@ const FULL = { cropScale: [1, 1], cropRatio: [1, 1] } as const;
 Deno.test("randomResizedCropFlip() with the full window and no flip returns the input", () => {
   const images = seededImages(4, 6, 6);
   const out = randomResizedCropFlip(images, new Random(1), { ...FULL, flipProbability: 0 });
-  assertClose(out.dataSync(), images.dataSync(), 1e-6);
+  assertAllClose(out.dataSync(), images.dataSync(), 1e-6);
   tf.dispose([images, out]);
 });
 
@@ -34,7 +35,7 @@ Deno.test("randomResizedCropFlip() with flipProbability 1 mirrors a hand-made im
       mirrored.push(...values.slice((3 * y + x) * 3, (3 * y + x) * 3 + 3));
     }
   }
-  assertClose(out.dataSync(), mirrored, 1e-6);
+  assertAllClose(out.dataSync(), mirrored, 1e-6);
   tf.dispose([image, out]);
 });
 
@@ -50,8 +51,8 @@ Deno.test("randomResizedCropFlip() maps the drawn window's corners onto the outp
     Array.from({ length: 3 }, (_, c) => values[(y * size + x) * 3 + c]);
   const bottom = window.top + window.height - 1;
   const right = window.left + window.width - 1;
-  assertClose(pixel(output, 0, 0), pixel(input, window.top, window.left), 1e-5);
-  assertClose(pixel(output, size - 1, size - 1), pixel(input, bottom, right), 1e-5);
+  assertAllClose(pixel(output, 0, 0), pixel(input, window.top, window.left), 1e-5);
+  assertAllClose(pixel(output, size - 1, size - 1), pixel(input, bottom, right), 1e-5);
   tf.dispose([images, out]);
 });
 

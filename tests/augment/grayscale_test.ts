@@ -4,7 +4,8 @@ import { initBackend } from "../../src/backend/backend.ts";
 import { GRAY_WEIGHTS } from "../../src/augment/colour_matrix.ts";
 import { randomGrayscale } from "../../src/augment/grayscale.ts";
 import { Random } from "../../src/util/random.ts";
-import { assertClose, assertNoLeak, imageValues, seededImages } from "./_helpers.ts";
+import { assertNoLeak, imageValues, seededImages } from "./_helpers.ts";
+import { assertAllClose } from "../_assert.ts";
 
 await initBackend("wasm");
 
@@ -16,7 +17,7 @@ Deno.test("randomGrayscale() with probability 1 makes the channels equal to the 
   for (let p = 0; p < input.length; p += 3) {
     const luma = GRAY_WEIGHTS[0] * input[p] + GRAY_WEIGHTS[1] * input[p + 1] +
       GRAY_WEIGHTS[2] * input[p + 2];
-    assertClose(output.slice(p, p + 3), [luma, luma, luma], 1e-6);
+    assertAllClose(output.slice(p, p + 3), [luma, luma, luma], 1e-6);
   }
   tf.dispose([images, out]);
 });

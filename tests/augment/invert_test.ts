@@ -4,14 +4,15 @@ import { initBackend } from "../../src/backend/backend.ts";
 import { randomInvert } from "../../src/augment/invert.ts";
 import { resolveWeakOptions } from "../../src/augment/options.ts";
 import { Random } from "../../src/util/random.ts";
-import { assertClose, assertNoLeak, imageValues, seededImages } from "./_helpers.ts";
+import { assertNoLeak, imageValues, seededImages } from "./_helpers.ts";
+import { assertAllClose } from "../_assert.ts";
 
 await initBackend("wasm");
 
 Deno.test("randomInvert() with probability 1 gives 1 - x", () => {
   const images = seededImages(2, 3, 3);
   const out = randomInvert(images, new Random(1), 1);
-  assertClose(out.dataSync(), Array.from(images.dataSync(), (v) => 1 - v), 1e-6);
+  assertAllClose(out.dataSync(), Array.from(images.dataSync(), (v) => 1 - v), 1e-6);
   tf.dispose([images, out]);
 });
 

@@ -21,7 +21,8 @@ import {
   warpImages,
 } from "../../src/augment/rand_augment_ops.ts";
 import { Random } from "../../src/util/random.ts";
-import { assertClose, assertNoLeak, imageValues, levelImages, seededImages } from "./_helpers.ts";
+import { assertNoLeak, imageValues, levelImages, seededImages } from "./_helpers.ts";
+import { assertAllClose } from "../_assert.ts";
 
 await initBackend("wasm");
 
@@ -79,9 +80,9 @@ Deno.test("identity() returns the images unchanged", () => {
 Deno.test("solarize() inverts the levels at or above the threshold only", () => {
   const images = levelImages([0, 127, 128, 200, 255, 10], 2, 1, 1);
   const out = solarize(images, [128, 0]);
-  assertClose(out.dataSync(), [0, 127 / 255, 1 - 128 / 255, 1 - 200 / 255, 0, 1 - 10 / 255]);
+  assertAllClose(out.dataSync(), [0, 127 / 255, 1 - 128 / 255, 1 - 200 / 255, 0, 1 - 10 / 255]);
   const fractional = solarize(images, [127.5, 256]);
-  assertClose(fractional.dataSync(), [0, 127 / 255, 1 - 128 / 255, 200 / 255, 1, 10 / 255]);
+  assertAllClose(fractional.dataSync(), [0, 127 / 255, 1 - 128 / 255, 200 / 255, 1, 10 / 255]);
   tf.dispose([images, out, fractional]);
 });
 
@@ -93,7 +94,7 @@ Deno.test("posterize() keeps the top bits of each level", () => {
     ...levels.slice(0, 3).map((v) => v & 0xf0),
     ...levels.slice(3).map((v) => v & 0xfe),
   ];
-  assertClose(out.dataSync(), expected.map((v) => v / 255));
+  assertAllClose(out.dataSync(), expected.map((v) => v / 255));
   tf.dispose([images, out]);
 });
 
@@ -104,7 +105,7 @@ Deno.test("autocontrast() stretches each channel to [0, 1] and leaves flat chann
   const out = autocontrast(images, [0]);
   const expected: number[] = [];
   for (let i = 0; i < 4; i++) expected.push((25 * i) / 75, 77 / 255, i / 3);
-  assertClose(out.dataSync(), expected);
+  assertAllClose(out.dataSync(), expected);
   tf.dispose([images, out]);
 });
 
@@ -121,7 +122,7 @@ Deno.test("equalize() matches PIL's lookup table and flattens the histogram", ()
     const lut = pilEqualizeLut(channel);
     const expected = channel.map((v) => lut[v] / 255);
     const actual = Array.from(values).filter((_, i) => i % 3 === c);
-    assertClose(actual, expected);
+    assertAllClose(actual, expected);
     assert.ok(Math.min(...actual) < 0.05 && Math.max(...actual) > 0.9, "levels are spread out");
     // Flat: equal-width bins of output levels hold about equal counts (PIL's integer step
     // saturates the top quarter here, so only the bins below it are compared).
@@ -136,7 +137,7 @@ Deno.test("equalize() matches PIL's lookup table and flattens the histogram", ()
 Deno.test("equalize() leaves a single-level channel as it is", () => {
   const images = levelImages([7, 7, 7, 7, 200, 9, 7, 7, 7, 7, 200, 9], 1, 2, 2);
   const out = equalize(images, [0]);
-  assertClose(out.dataSync().filter((_, i) => i % 3 === 0), [7, 7, 7, 7].map((v) => v / 255));
+  assertAllClose(out.dataSync().filter((_, i) => i % 3 === 0), [7, 7, 7, 7].map((v) => v / 255));
   tf.dispose([images, out]);
 });
 
@@ -147,7 +148,7 @@ Deno.test("colour() at 0 is PIL's grayscale and at 1 the image", () => {
   const gray = imageValues(out, 0);
   for (let p = 0; p < 9; p++) {
     const luma = 0.299 * input[3 * p] + 0.587 * input[3 * p + 1] + 0.114 * input[3 * p + 2];
-    assertClose(gray.slice(3 * p, 3 * p + 3), [luma, luma, luma]);
+    assertAllClose(gray.slice(3 * p, 3 * p + 3), [luma, luma, luma]);
   }
   assert.deepEqual(imageValues(out, 1), imageValues(images, 1));
   tf.dispose([images, out]);
@@ -161,14 +162,14 @@ Deno.test("contrast() at 0 is the mean gray level everywhere", () => {
   for (let p = 0; p < 9; p++) {
     mean += (0.299 * input[3 * p] + 0.587 * input[3 * p + 1] + 0.114 * input[3 * p + 2]) / 9;
   }
-  assertClose(out.dataSync(), new Array(27).fill(mean));
+  assertAllClose(out.dataSync(), new Array(27).fill(mean));
   tf.dispose([images, out]);
 });
 
 Deno.test("brightness() scales towards black", () => {
   const images = seededImages(1, 2, 2, 6);
   const out = brightness(images, [0.25]);
-  assertClose(out.dataSync(), Array.from(images.dataSync(), (v) => v * 0.25));
+  assertAllClose(out.dataSync(), Array.from(images.dataSync(), (v) => v * 0.25));
   tf.dispose([images, out]);
 });
 
@@ -184,7 +185,7 @@ Deno.test("sharpness() at 0 is PIL's SMOOTH filter inside and the image on the b
     }
     return sum / 13;
   });
-  assertClose(out.dataSync(), expected);
+  assertAllClose(out.dataSync(), expected);
   tf.dispose([images, out]);
 });
 
@@ -192,7 +193,7 @@ Deno.test("rotate() by 90 degrees turns the image counter-clockwise", () => {
   const images = rampImage();
   const out = rotate(images, [90]);
   const input = images.dataSync();
-  assertClose(out.dataSync(), expected4x4((y, x, c) => at(input, 4, x, 3 - y, c)), 1e-4);
+  assertAllClose(out.dataSync(), expected4x4((y, x, c) => at(input, 4, x, 3 - y, c)), 1e-4);
   tf.dispose([images, out]);
 });
 
@@ -200,9 +201,9 @@ Deno.test("translateX() and translateY() shift by a fraction of the side, black 
   const images = rampImage();
   const input = images.dataSync();
   const left = translateX(images, [0.25]);
-  assertClose(left.dataSync(), expected4x4((y, x, c) => x < 3 ? at(input, 4, y, x + 1, c) : 0));
+  assertAllClose(left.dataSync(), expected4x4((y, x, c) => x < 3 ? at(input, 4, y, x + 1, c) : 0));
   const down = translateY(images, [-0.25]);
-  assertClose(down.dataSync(), expected4x4((y, x, c) => y > 0 ? at(input, 4, y - 1, x, c) : 0));
+  assertAllClose(down.dataSync(), expected4x4((y, x, c) => y > 0 ? at(input, 4, y - 1, x, c) : 0));
   tf.dispose([images, left, down]);
 });
 
@@ -221,9 +222,9 @@ Deno.test("shearX() and shearY() sample PIL's sheared pixel centres", () => {
   };
   // PIL: input centre = (x + 0.5) + m (y + 0.5), so in pixel indices x_in = x + m (y + 0.5).
   const sheared = shearX(images, [0.5]);
-  assertClose(sheared.dataSync(), expected4x4((y, x, c) => sample(y, x + 0.5 * (y + 0.5), c)));
+  assertAllClose(sheared.dataSync(), expected4x4((y, x, c) => sample(y, x + 0.5 * (y + 0.5), c)));
   const shearedY = shearY(images, [-0.3]);
-  assertClose(shearedY.dataSync(), expected4x4((y, x, c) => sample(y - 0.3 * (x + 0.5), x, c)));
+  assertAllClose(shearedY.dataSync(), expected4x4((y, x, c) => sample(y - 0.3 * (x + 0.5), x, c)));
   tf.dispose([images, sheared, shearedY]);
 });
 

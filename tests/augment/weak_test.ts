@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { initBackend } from "../../src/backend/backend.ts";
 import { weakAugment } from "../../src/augment/weak.ts";
 import { Random } from "../../src/util/random.ts";
-import { assertClose, assertNoLeak, extent, imageValues, seededImages } from "./_helpers.ts";
+import { assertNoLeak, extent, imageValues, seededImages } from "./_helpers.ts";
+import { assertAllClose } from "../_assert.ts";
 
 await initBackend("wasm");
 
@@ -41,7 +42,7 @@ Deno.test("weakAugment() is seeded: same seed same batch, other seed other batch
 Deno.test("weakAugment() with identity settings returns the input", () => {
   const images = seededImages(4, 8, 8);
   const out = weakAugment(images, new Random(1), IDENTITY);
-  assertClose(out.dataSync(), images.dataSync(), 1e-6);
+  assertAllClose(out.dataSync(), images.dataSync(), 1e-6);
   tf.dispose([images, out]);
 });
 
@@ -49,7 +50,7 @@ Deno.test("weakAugment() with only a flip mirrors every image", () => {
   const images = seededImages(2, 5, 5);
   const out = weakAugment(images, new Random(1), { ...IDENTITY, flipProbability: 1 });
   const mirrored = tf.image.flipLeftRight(images);
-  assertClose(out.dataSync(), mirrored.dataSync(), 1e-6);
+  assertAllClose(out.dataSync(), mirrored.dataSync(), 1e-6);
   tf.dispose([images, out, mirrored]);
 });
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { decodeImage } from "../../src/image/decode.ts";
-import { encodeGif } from "../../src/image/encode_gif.ts";
-import { encodeJpeg } from "../../src/image/encode_jpeg.ts";
+import { encodeGif } from "../../tools/encode_gif.ts";
+import { encodeJpeg } from "../../tools/encode_jpeg.ts";
 import { encodePng } from "../../src/image/encode_png.ts";
-import { badFixtures, oddFixtures } from "../../tasks/fixtures.ts";
+import { badFixtures, oddFixtures } from "../../tools/fixtures.ts";
 
 const fixture = (path: string) => new URL(`../../fixtures/${path}`, import.meta.url);
 

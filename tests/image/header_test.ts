@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readHeader, sniffFormat } from "../../src/image/header.ts";
-import { encodeGif } from "../../src/image/encode_gif.ts";
-import { encodeJpeg } from "../../src/image/encode_jpeg.ts";
+import { encodeGif } from "../../tools/encode_gif.ts";
+import { encodeJpeg } from "../../tools/encode_jpeg.ts";
 import { encodePng } from "../../src/image/encode_png.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);

@@ -2,21 +2,13 @@ import assert from "node:assert/strict";
 import { isRefusal, loadImageFile } from "../../src/image/load.ts";
 import { sha256Hex } from "../../src/image/hash.ts";
 import { encodePng } from "../../src/image/encode_png.ts";
-import { badFixtures } from "../../tasks/fixtures.ts";
+import { badFixtures } from "../../tools/fixtures.ts";
+import { withTempDir } from "../_assert.ts";
 
 const fixtures = new URL("../../fixtures/", import.meta.url).pathname;
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "scanstream_load_" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("loadImageFile() decodes a file, ids it by SHA-256, and leaves it untouched", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream_load_", async (dir) => {
     const bytes = await encodePng({
       width: 3,
       height: 2,
@@ -62,7 +54,7 @@ Deno.test("loadImageFile() refuses every bad fixture and goes on", async () => {
 });
 
 Deno.test("loadImageFile() refuses missing files, directories and FIFOs", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream_load_", async (dir) => {
     const missing = await loadImageFile(`${dir}/gone.png`);
     assert.ok(isRefusal(missing) && missing.reason.includes("not found"));
     await Deno.mkdir(`${dir}/folder.png`);
@@ -78,7 +70,7 @@ Deno.test("loadImageFile() refuses missing files, directories and FIFOs", async 
 });
 
 Deno.test("loadImageFile() refuses a file over maxBytes before reading it", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream_load_", async (dir) => {
     const path = `${dir}/big.png`;
     await Deno.writeFile(path, new Uint8Array(5000));
     const result = await loadImageFile(path, { maxBytes: 4096 });
@@ -91,7 +83,7 @@ Deno.test({
   name: "loadImageFile() refuses an unreadable file",
   ignore: Deno.build.os === "windows" || Deno.uid() === 0,
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withTempDir("scanstream_load_", async (dir) => {
       const path = `${dir}/secret.png`;
       await Deno.writeFile(path, new Uint8Array([1, 2, 3]), { mode: 0o000 });
       const result = await loadImageFile(path);

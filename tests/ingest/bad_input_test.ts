@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startStream } from "../../pipelines/stream.ts";
 import { initBackend } from "../../src/backend/backend.ts";
-import { encodeJpeg } from "../../src/image/encode_jpeg.ts";
+import { encodeJpeg } from "../../tools/encode_jpeg.ts";
 import { encodePng } from "../../src/image/encode_png.ts";
 import { sha256Hex } from "../../src/image/hash.ts";
 import type { AssignmentEvent, RefusalEvent } from "../../src/stream/events.ts";

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../../src/backend/backend.ts";
 import { confidenceCrossEntropy, confidenceTargets } from "../../src/losses/confidence_ce.ts";
 import { Random } from "../../src/util/random.ts";
+import { assertClose } from "../_assert.ts";
 
 await initBackend("wasm");
 
@@ -19,13 +20,6 @@ const reference = JSON.parse(
     new URL("../../fixtures/reference/scan_reference_values.json", import.meta.url),
   ),
 ) as { confidence_ce: ConfidenceCase[] };
-
-function assertClose(actual: number, expected: number, rtol = 1e-4, atol = 1e-6): void {
-  assert.ok(
-    Math.abs(actual - expected) <= atol + rtol * Math.abs(expected),
-    `expected ${expected}, got ${actual}`,
-  );
-}
 
 function lossValue(strong: tf.Tensor2D, targets: Int32Array, weights: Float32Array): number {
   const before = tf.memory().numTensors;

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../../src/backend/backend.ts";
 import { ntXentLoss, simclrLoss } from "../../src/losses/nt_xent.ts";
 import { Random } from "../../src/util/random.ts";
+import { assertClose } from "../_assert.ts";
 
 await initBackend("wasm");
 
@@ -16,13 +17,6 @@ const reference = JSON.parse(
     new URL("../../fixtures/reference/scan_reference_values.json", import.meta.url),
   ),
 ) as { simclr_official: FeatureCase[]; ntxent_symmetric: FeatureCase[] };
-
-function assertClose(actual: number, expected: number, rtol = 1e-4, atol = 1e-6): void {
-  assert.ok(
-    Math.abs(actual - expected) <= atol + rtol * Math.abs(expected),
-    `expected ${expected}, got ${actual}`,
-  );
-}
 
 /** Evaluate a loss with a leak check around it. */
 function evaluate(fn: () => tf.Scalar): number {
@@ -186,4 +180,31 @@ Deno.test("simclrLoss() rejects a malformed shape and temperature", () => {
   assert.throws(() => simclrLoss(features, 0), /temperature must be a positive number/);
   assert.throws(() => ntXentLoss(features, Number.NaN), RangeError);
   tf.dispose([wrongViews, features]);
+});
+
+Deno.test("ntXentLoss() has the gradient of the textbook form (tf.logSumExp over the masked logits)", () => {
+  const features = tf.tidy(() => {
+    const raw = tf.randomNormal([6, 2, 5], 0, 1, "float32", 3);
+    return tf.div(raw, tf.norm(raw, 2, 2, true)) as tf.Tensor3D;
+  });
+  const textbook = (x: tf.Tensor3D) => {
+    const [b, , d] = x.shape;
+    const v0 = tf.reshape(tf.slice(x, [0, 0, 0], [b, 1, d]), [b, d]);
+    const v1 = tf.reshape(tf.slice(x, [0, 1, 0], [b, 1, d]), [b, d]);
+    const z = tf.concat([v0, v1], 0);
+    const logits = tf.div(tf.matMul(z, z, false, true), 0.1);
+    const masked = tf.where(
+      tf.cast(tf.eye(2 * b), "bool"),
+      tf.fill(logits.shape, -Infinity),
+      logits,
+    );
+    const pair = tf.div(tf.sum(tf.mul(v0, v1), 1), 0.1);
+    return tf.mean(tf.sub(tf.logSumExp(masked, 1), tf.concat([pair, pair], 0))) as tf.Scalar;
+  };
+  const ours = tf.valueAndGrad((x: tf.Tensor) => ntXentLoss(x as tf.Tensor3D))(features);
+  const theirs = tf.valueAndGrad((x: tf.Tensor) => textbook(x as tf.Tensor3D))(features);
+  assert.ok(Math.abs(ours.value.dataSync()[0] - theirs.value.dataSync()[0]) < 1e-5);
+  const a = ours.grad.dataSync(), b = theirs.grad.dataSync();
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `gradient ${i}`);
+  tf.dispose([features, ours.value, ours.grad, theirs.value, theirs.grad]);
 });

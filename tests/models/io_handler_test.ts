@@ -7,6 +7,7 @@ import { fileIOHandler, loadModel, saveModel } from "../../src/models/io_handler
 import { BACKBONES, buildBackbone } from "../../src/models/resnet.ts";
 import { buildProjectionHead } from "../../src/models/projection_head.ts";
 import { buildClusteringHead } from "../../src/models/clustering_head.ts";
+import { withTempDir } from "../_assert.ts";
 
 await initBackend("wasm");
 
@@ -30,21 +31,12 @@ function predictions(model: tfl.LayersModel, seed = 1): Float32Array {
   );
 }
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "scanstream-models-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function listDir(dir: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(dir))).map((entry) => entry.name).sort();
 }
 
 Deno.test("saveModel() then loadModel() gives identical predictions and weights", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream-models-", async (dir) => {
     const model = buildPretextModel(1);
     await saveModel(model, join(dir, "nested"), "pretext");
     assert.deepEqual(await listDir(join(dir, "nested")), [
@@ -61,7 +53,7 @@ Deno.test("saveModel() then loadModel() gives identical predictions and weights"
 });
 
 Deno.test("fileIOHandler() writes a standard model.json with a relative weights path", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream-models-", async (dir) => {
     const head = buildClusteringHead(8, 3, 2, 1);
     await head.save(fileIOHandler(dir, "scan"));
     const json = JSON.parse(await Deno.readTextFile(join(dir, "scan.json")));
@@ -79,7 +71,7 @@ Deno.test("fileIOHandler() writes a standard model.json with a relative weights 
 });
 
 Deno.test("saveModel() replaces an earlier checkpoint of the same name", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream-models-", async (dir) => {
     const [first, second] = [1, 2].map(buildPretextModel);
     await saveModel(first, dir, "pretext");
     await saveModel(second, dir, "pretext");
@@ -92,7 +84,7 @@ Deno.test("saveModel() replaces an earlier checkpoint of the same name", async (
 });
 
 Deno.test("loadModel() still loads the previous checkpoint after a save crashed midway", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream-models-", async (dir) => {
     const model = buildPretextModel(1);
     await saveModel(model, dir, "pretext");
     // What a crash before the renames leaves: half-written temporaries, no new JSON.
@@ -106,7 +98,7 @@ Deno.test("loadModel() still loads the previous checkpoint after a save crashed 
 });
 
 Deno.test("fileIOHandler() cleans up after a failed save and keeps the previous checkpoint", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream-models-", async (dir) => {
     const model = buildPretextModel(1);
     await saveModel(model, dir, "pretext");
     const handler = fileIOHandler(dir, "pretext");
@@ -126,7 +118,7 @@ Deno.test("fileIOHandler() cleans up after a failed save and keeps the previous 
 });
 
 Deno.test("loadModel() refuses weights that do not match the JSON", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream-models-", async (dir) => {
     const [first, second] = [1, 2].map(buildPretextModel);
     await saveModel(first, join(dir, "a"), "pretext");
     await saveModel(second, join(dir, "b"), "pretext");
@@ -141,7 +133,7 @@ Deno.test("loadModel() refuses weights that do not match the JSON", async () => 
 });
 
 Deno.test("loadModel() names the missing checkpoint", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream-models-", async (dir) => {
     await assert.rejects(loadModel(dir, "absent"), (error: Error) => {
       assert.match(error.message, /Cannot load checkpoint .*absent\.json/);
       assert.ok(error.cause instanceof Deno.errors.NotFound);
@@ -156,7 +148,7 @@ Deno.test("fileIOHandler() rejects a name that is a path", () => {
 });
 
 Deno.test("loadModel() leaves no tensors behind once the model is disposed", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("scanstream-models-", async (dir) => {
     const model = buildPretextModel(3);
     await saveModel(model, dir, "pretext");
     model.dispose();

@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import { TestScheduler } from "rxjs/testing";
 import { batchWithin } from "../../src/operators/batch_within.ts";
-
-function scheduler() {
-  return new TestScheduler((actual, expected) => assert.deepEqual(actual, expected));
-}
+import { marbleScheduler } from "../_assert.ts";
 
 Deno.test("batchWithin() emits full batches at once and partial ones when their wait ends", () => {
-  const testScheduler = scheduler();
+  const testScheduler = marbleScheduler();
   testScheduler.run(({ hot, expectObservable }) => {
     const source = hot("-a-b-c-d---------e--|");
     expectObservable(source.pipe(batchWithin(3, 10, testScheduler))).toBe(
@@ -19,7 +15,7 @@ Deno.test("batchWithin() emits full batches at once and partial ones when their 
 });
 
 Deno.test("batchWithin() never emits an empty batch while the source is idle", () => {
-  const testScheduler = scheduler();
+  const testScheduler = marbleScheduler();
   testScheduler.run(({ hot, expectObservable }) => {
     const source = hot("------------------------------|");
     expectObservable(source.pipe(batchWithin(2, 5, testScheduler))).toBe(
@@ -29,7 +25,7 @@ Deno.test("batchWithin() never emits an empty batch while the source is idle", (
 });
 
 Deno.test("batchWithin() flushes on completion, and forwards errors without a flush", () => {
-  const testScheduler = scheduler();
+  const testScheduler = marbleScheduler();
   testScheduler.run(({ hot, expectObservable }) => {
     expectObservable(hot("-a-b|").pipe(batchWithin(5, 100, testScheduler))).toBe("----(x|)", {
       x: ["a", "b"],
@@ -42,7 +38,7 @@ Deno.test("batchWithin() flushes on completion, and forwards errors without a fl
 });
 
 Deno.test("batchWithin() unsubscribes from the source and stops its timer", () => {
-  const testScheduler = scheduler();
+  const testScheduler = marbleScheduler();
   testScheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
     const source = hot("-a-b-c-d-e-f-g-");
     expectObservable(source.pipe(batchWithin(10, 4, testScheduler)), "^------!").toBe(

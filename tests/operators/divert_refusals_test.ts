@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import { TestScheduler } from "rxjs/testing";
 import { divertRefusals } from "../../src/operators/divert_refusals.ts";
+import { marbleScheduler } from "../_assert.ts";
 
 type Item = { id: string } | { path: string; reason: string };
 const isRefusal = (value: Item): value is { path: string; reason: string } => "reason" in value;
-
-function scheduler() {
-  return new TestScheduler((actual, expected) => assert.deepEqual(actual, expected));
-}
 
 const a = { id: "a" };
 const b = { id: "b" };
@@ -15,7 +11,7 @@ const r = { path: "r.png", reason: "corrupt" };
 
 Deno.test("divertRefusals() passes images on and hands refusals to the handler, in order", () => {
   const handled: unknown[] = [];
-  scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+  marbleScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
     const source = hot("--a--r--b--|", { a, r, b });
     const handle = (refusal: unknown) => {
       handled.push(refusal);
@@ -32,7 +28,7 @@ Deno.test("divertRefusals() passes images on and hands refusals to the handler, 
 });
 
 Deno.test("divertRefusals() errors when the handler errors, and when the source errors", () => {
-  scheduler().run(({ cold, hot, expectObservable }) => {
+  marbleScheduler().run(({ cold, hot, expectObservable }) => {
     const failing = hot("--r--a--|", { r, a });
     expectObservable(
       failing.pipe(divertRefusals(isRefusal, () => cold("-#", undefined, new Error("bus down")))),
@@ -47,7 +43,7 @@ Deno.test("divertRefusals() errors when the handler errors, and when the source 
 });
 
 Deno.test("divertRefusals() completes after the last handling, and unsubscribes from both", () => {
-  scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+  marbleScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
     const source = hot("--r|", { r });
     const handling = cold("---|");
     expectObservable(source.pipe(divertRefusals(isRefusal, () => handling))).toBe("-----|");

@@ -1,14 +1,9 @@
-import assert from "node:assert/strict";
 import { EMPTY } from "rxjs";
-import { TestScheduler } from "rxjs/testing";
 import { publishEach } from "../../src/operators/publish_each.ts";
-
-function scheduler() {
-  return new TestScheduler((actual, expected) => assert.deepEqual(actual, expected));
-}
+import { marbleScheduler } from "../_assert.ts";
 
 Deno.test("publishEach() passes each value on once its publish completed, in order", () => {
-  scheduler().run(({ cold, hot, expectObservable }) => {
+  marbleScheduler().run(({ cold, hot, expectObservable }) => {
     const source = hot("--a-b------|");
     const published: string[] = [];
     const publish = (value: string) => {
@@ -23,7 +18,7 @@ Deno.test("publishEach() passes each value on once its publish completed, in ord
 });
 
 Deno.test("publishEach() errors when a publish fails, and passes a source error on", () => {
-  scheduler().run(({ cold, hot, expectObservable }) => {
+  marbleScheduler().run(({ cold, hot, expectObservable }) => {
     const source = hot("--a--b--|");
     expectObservable(
       source.pipe(publishEach(() => cold("-#", undefined, new Error("bus closed")))),
@@ -35,7 +30,7 @@ Deno.test("publishEach() errors when a publish fails, and passes a source error 
 });
 
 Deno.test("publishEach() waits for the last publish before completing; unsubscribing stops it", () => {
-  scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+  marbleScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
     expectObservable(hot("--a|").pipe(publishEach(() => cold("----|")))).toBe("------(a|)");
     const source = hot("--a--b--");
     const publishing = cold("------|");

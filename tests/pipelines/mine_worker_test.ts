@@ -19,11 +19,13 @@ import {
 import { subjects } from "../../src/transport/subjects.ts";
 import { Random } from "../../src/util/random.ts";
 import { natsTest } from "../_nats.ts";
+import { storedNeighboursSchema } from "../../src/protocol/kv.ts";
+import { announce } from "./_announce.ts";
 
 await initBackend("wasm");
 
 const NAME = "minetest";
-const DIM = 16;
+const DIM = 128;
 
 interface Feature {
   id: string;
@@ -55,6 +57,8 @@ natsTest(
       const config = makeConfig("fixtures");
       const k = config.neighbours;
       await shareConfig(state, config);
+      // Features are believed up to the checkpoint the state bucket announces.
+      await announce(state, 1);
       const s = subjects(NAME);
       const rng = new Random(5);
       const make = (prefix: string, n: number, checkpoint: number) =>
@@ -121,7 +125,7 @@ natsTest(
       const expected = new Map([...remined(first, k), ...remined(second, k)]);
       const stored = new Map<string, StoredNeighbours>();
       for await (const id of await state.neighbours.keys()) {
-        stored.set(id, (await PipelineState.read<StoredNeighbours>(state.neighbours, id))!);
+        stored.set(id, (await PipelineState.read(state.neighbours, id, storedNeighboursSchema()))!);
       }
       assert.deepEqual([...stored.keys()].sort(), [...expected.keys()].sort());
       const newer = new Set(second.map((f) => f.id));

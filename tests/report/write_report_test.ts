@@ -7,23 +7,9 @@ import { loadDataset } from "../../src/data/load_dataset.ts";
 import { decodeImage } from "../../src/image/decode.ts";
 import { encodePng } from "../../src/image/encode_png.ts";
 import { writeReport } from "../../src/report/write_report.ts";
+import { listDir, withTempDir } from "../_assert.ts";
 
 await initBackend("wasm");
-
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "scanstream_report_" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
-}
 
 async function decodeFile(path: string) {
   const decoded = await decodeImage(await Deno.readFile(path));
@@ -53,7 +39,7 @@ function uniformDataset(): Dataset {
 }
 
 Deno.test("writeReport() writes a sheet of the most confident images per non-empty cluster", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("scanstream_report_", async (root) => {
     const out = join(root, "nested", "report");
     const summary = await writeReport({
       out,
@@ -99,7 +85,7 @@ Deno.test("writeReport() writes a sheet of the most confident images per non-emp
 });
 
 Deno.test("writeReport() draws sheets from the original files, and from stored pixels for a changed file", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("scanstream_report_", async (root) => {
     const data = join(root, "data");
     await Deno.mkdir(data);
     // 8x8 images with a horizontal ramp, so a 4px copy scaled back up differs from the original.

@@ -52,14 +52,29 @@ async function makeTinyRun(): Promise<TinyRun> {
   return { runDir, config, train, summary };
 }
 
-/** The permissions of a deno.json task, e.g. `taskPermissions("eval")`. */
-export async function taskPermissions(task: string): Promise<string[]> {
+/** The command line of a deno.json task, split into words. */
+async function taskWords(task: string): Promise<string[]> {
   const deno = JSON.parse(
     await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
   ) as { tasks: Record<string, string> };
   const command = deno.tasks[task];
   if (!command) throw new Error(`deno.json has no task ${task}`);
-  return command.split(/\s+/).filter((word) => word.startsWith("--allow-"));
+  return command.split(/\s+/);
+}
+
+/** The permissions of a deno.json task, e.g. `taskPermissions("eval")`. */
+export async function taskPermissions(task: string): Promise<string[]> {
+  return (await taskWords(task)).filter((word) => word.startsWith("--allow-"));
+}
+
+/**
+ * The absolute path of the script a deno.json task runs (`tasks/eval.ts`, `tools/soak.ts`), so a
+ * test runs what `deno task` runs wherever the script lives.
+ */
+export async function taskScript(task: string): Promise<string> {
+  const script = (await taskWords(task)).find((word) => word.endsWith(".ts"));
+  if (!script) throw new Error(`deno.json task ${task} runs no .ts script`);
+  return new URL(`../../${script}`, import.meta.url).pathname;
 }
 
 /** Result of running a task script as `deno task` would, with exactly its permissions. */
@@ -69,11 +84,11 @@ export interface TaskResult {
   readonly stderr: string;
 }
 
-/** Run `tasks/<task>.ts` in a subprocess with the task's permissions from deno.json. */
+/** Run the script of deno.json task `task` in a subprocess with the task's permissions from deno.json. */
 export async function runTaskScript(task: string, args: string[]): Promise<TaskResult> {
   const root = new URL("../../", import.meta.url).pathname;
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(await taskPermissions(task)), join(root, "tasks", `${task}.ts`), ...args],
+    args: ["run", ...(await taskPermissions(task)), await taskScript(task), ...args],
     cwd: root,
     stdout: "piped",
     stderr: "piped",

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { makeConfig } from "../../src/config.ts";
+import { budgetPlanSchema } from "../../src/protocol/disk_state.ts";
+import { parseJson } from "../../src/protocol/parse.ts";
 import {
   BUDGET_SHARES,
   describePlan,
@@ -98,4 +100,11 @@ Deno.test("describePlan() prints a line per stage with epochs and time", () => {
   assert.match(lines[0], /^budget 10 min: measured in 5\.0s/);
   assert.match(lines[2], /scan: 4 epochs, 0m04s \(epochs from a flag\), 100 ms a step/);
   assert.equal(formatSeconds(125.4), "2m05s");
+});
+
+Deno.test("a plan as stored in plan.json parses back; a tampered one is refused", () => {
+  const plan = { ...planBudget(10, config, sizes, timings), cut: { pretext: 3 } };
+  assert.deepEqual(parseJson(budgetPlanSchema(), JSON.stringify(plan), "plan.json"), plan);
+  const tampered = JSON.stringify({ ...plan, pretext: { ...plan.pretext, epochs: -1 } });
+  assert.throws(() => parseJson(budgetPlanSchema(), tampered, "plan.json"), /plan\.json/);
 });

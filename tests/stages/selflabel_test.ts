@@ -5,6 +5,7 @@ import { buildClusteringHead } from "../../src/models/clustering_head.ts";
 import { BACKBONES, buildBackbone } from "../../src/models/resnet.ts";
 import { SelfLabelTrainer } from "../../src/stages/selflabel.ts";
 import { Random } from "../../src/util/random.ts";
+import { changed, weightsOf } from "../_tiny_models.ts";
 
 await initBackend("wasm");
 
@@ -12,16 +13,6 @@ function tinyModel() {
   const backbone = buildBackbone({ ...BACKBONES["resnet-tiny"], inputSize: 8 }, 1);
   const dim = backbone.outputs[0].shape[1] as number;
   return { backbone, heads: buildClusteringHead(dim, 3, 2, 2) };
-}
-
-function weightsOf(model: { trainableWeights: { read(): tf.Tensor }[] }): Float32Array[] {
-  return model.trainableWeights.map((w) => w.read().dataSync() as Float32Array).map((v) =>
-    v.slice()
-  );
-}
-
-function changed(before: Float32Array[], after: Float32Array[]): boolean {
-  return before.some((w, i) => w.some((v, j) => v !== after[i][j]));
 }
 
 Deno.test("SelfLabelTrainer headOnly - trains the kept head, leaves the backbone, reports what it accepted", () => {

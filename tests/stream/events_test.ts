@@ -37,7 +37,7 @@ Deno.test("assignmentEvent() checks its fields and survives encoding", () => {
   assert.throws(() => assignmentEvent({ ...fields, cluster: -1 }), {
     name: "RangeError",
     message:
-      "Cannot create assignment event: cluster must be a non-negative integer, current value is -1",
+      "Cannot create assignment event: cluster must be an integer in [0, 65536), current value is -1",
   });
   assert.throws(() => assignmentEvent({ ...fields, confidence: 1.5 }), /confidence must be in/);
   assert.throws(() => assignmentEvent({ ...fields, confidence: NaN }), /must be finite/);
@@ -95,7 +95,7 @@ Deno.test("labelEvent() and modelVersionEvent() check their fields", () => {
   assert.equal(labels.labels[0].cluster, 2);
   assert.throws(
     () => labelEvent({ ...labels, labels: [{ id: "a", cluster: 2, confidence: 0.98 }] }),
-    /labels\[0\]\.confidence must exceed the threshold 0.99/,
+    /labels\[0\]\.confidence must be above the threshold 0.99/,
   );
   const version = modelVersionEvent({
     version: 7,

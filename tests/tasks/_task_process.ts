@@ -2,8 +2,7 @@
  * A task script in a subprocess, as `deno task <task>` runs it (its deno.json permissions),
  * with stdout collected line by line and stderr kept for failure messages.
  */
-import { join } from "node:path";
-import { taskPermissions } from "../run/_tiny_run.ts";
+import { taskPermissions, taskScript } from "../run/_tiny_run.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -18,7 +17,7 @@ export interface TaskProcess {
 
 export async function spawnTask(task: string, args: string[]): Promise<TaskProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(await taskPermissions(task)), join(ROOT, "tasks", `${task}.ts`), ...args],
+    args: ["run", ...(await taskPermissions(task)), await taskScript(task), ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",

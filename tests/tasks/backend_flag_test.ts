@@ -31,7 +31,8 @@ function argsFor(task: string, dir: string): string[] {
     case "report":
       return ["--run", run, "--data", SHAPES, "--out", join(dir, "report")];
     case "stream":
-      return ["--watch", dir, "--state", join(dir, "state")];
+      // The fixtures are only read; the state would go to the temporary directory.
+      return ["--watch", SHAPES, "--state", join(dir, "state")];
     case "worker":
       // Nothing listens there: the backend is checked before connecting.
       return ["--stage", "embed", "--nats", "nats://127.0.0.1:9"];

@@ -6,15 +6,10 @@ import { decodeImage } from "../../src/image/decode.ts";
 import { argmaxRows } from "../../src/operators/classify.ts";
 import { loadRun } from "../../src/run/load_run.ts";
 import { runTaskScript, SHAPES, SHAPES_LABELS, TINY_IMAGES, tinyRun } from "../run/_tiny_run.ts";
+import { listDir } from "../_assert.ts";
 
 await initBackend("wasm");
 const tiny = await tinyRun();
-
-async function listDir(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
-}
 
 /** Every file under `dir` with its size and modification time, to see that nothing changed. */
 async function snapshot(dir: string): Promise<string[]> {

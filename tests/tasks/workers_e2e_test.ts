@@ -7,6 +7,7 @@
  * what they left in NATS. Small training settings: the point is the plumbing, not accuracy.
  */
 import assert from "node:assert/strict";
+import { storedAssignmentSchema, storedNeighboursSchema } from "../../src/protocol/kv.ts";
 import { join } from "node:path";
 import { makeConfig } from "../../src/config.ts";
 import { assignmentEvent, decodeEvent } from "../../src/stream/events.ts";
@@ -128,7 +129,7 @@ natsTest(
       const kvAssignments = async () => {
         const out = new Map<string, StoredAssignment>();
         for await (const id of await state.assignments.keys()) {
-          const a = await PipelineState.read<StoredAssignment>(state.assignments, id);
+          const a = await PipelineState.read(state.assignments, id, storedAssignmentSchema());
           if (a !== undefined) out.set(id, a);
         }
         return out;
@@ -176,7 +177,10 @@ natsTest(
         stale = kv.size - latest.size;
         const stored = new Map<string, StoredNeighbours>();
         for await (const id of await state.neighbours.keys()) {
-          stored.set(id, (await PipelineState.read<StoredNeighbours>(state.neighbours, id))!);
+          stored.set(
+            id,
+            (await PipelineState.read(state.neighbours, id, storedNeighboursSchema()))!,
+          );
         }
         if (stored.size !== latest.size) return `${stored.size} lists for ${latest.size} images`;
         fullLists = [...stored.values()].filter((list) => list.ids.length === k).length;

@@ -52,3 +52,23 @@ Deno.test("Outbox - a failed publish rejects failed, wakes waiting senders with 
   await assert.rejects(outbox.flush(), /server away/);
   assert.deepEqual(confirmed, []);
 });
+
+Deno.test("Outbox - a publish that can never succeed (header with a newline) is dropped and reported, not fatal", async () => {
+  const dropped: unknown[] = [];
+  const outbox = new Outbox(1, { onDropped: (error) => dropped.push(error) });
+  const invalid = Object.assign(new Error("'header' values cannot contain \\r or \\n"), {
+    name: "InvalidArgumentError",
+  });
+  const confirmed: string[] = [];
+  await outbox.send(() => Promise.reject(invalid), () => confirmed.push("bad"));
+  await outbox.send(() => Promise.resolve(), () => confirmed.push("good"));
+  await outbox.flush();
+  assert.deepEqual(confirmed, ["good"], "the dropped publish is not confirmed");
+  assert.deepEqual(dropped, [invalid]);
+  assert.equal(outbox.dropped, 1);
+  const settled = await Promise.race([
+    outbox.failed.then(() => "resolved", () => "rejected"),
+    new Promise((resolve) => setTimeout(() => resolve("pending"), 20)),
+  ]);
+  assert.equal(settled, "pending", "the outbox has not failed");
+});

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { storedAssignmentSchema } from "../../src/protocol/kv.ts";
 import { join } from "node:path";
 import { NatsBus } from "../../src/transport/nats_bus.ts";
 import { bucketNames, PipelineState, startHeartbeat } from "../../src/transport/pipeline_state.ts";
@@ -23,12 +24,19 @@ natsTest("PipelineState - JSON values in KV, seen by another connection", async 
   try {
     const writer = await PipelineState.open(a.connection, PIPELINE);
     const reader = await PipelineState.open(b.connection, PIPELINE);
-    assert.equal(await PipelineState.read(reader.assignments, "abc"), undefined);
-    await PipelineState.write(writer.assignments, "abc", { cluster: 2, path: "x/y.png" });
-    assert.deepEqual(await PipelineState.read(reader.assignments, "abc"), {
-      cluster: 2,
-      path: "x/y.png",
-    });
+    const schema = storedAssignmentSchema(10);
+    assert.equal(await PipelineState.read(reader.assignments, "abc", schema), undefined);
+    const value = { cluster: 2, path: "x/y.png", confidence: 0.5, modelVersion: 1 };
+    await PipelineState.write(writer.assignments, "abc", value);
+    assert.deepEqual(await PipelineState.read(reader.assignments, "abc", schema), value);
+    // A value that is not what the bucket holds is refused with what failed, not cast.
+    await PipelineState.write(writer.assignments, "bad", { ...value, cluster: 1e9 });
+    await assert.rejects(
+      () => PipelineState.read(reader.assignments, "bad", schema),
+      /KV value scan_.*\/bad: cluster must be an integer in \[0, 10\), current value is 1000000000/,
+    );
+    await writer.assignments.put("junk", new TextEncoder().encode("{"));
+    await assert.rejects(() => PipelineState.read(reader.assignments, "junk", schema), /not JSON/);
   } finally {
     await a.close();
     await b.close();

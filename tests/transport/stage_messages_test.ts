@@ -37,7 +37,7 @@ Deno.test("malformed stage messages are refused with the reason", () => {
   const headers: Record<string, string> = { ...good.headers };
   delete headers["scan-id"];
   const noId = { ...good, headers };
-  assert.throws(() => decodeImageMessage(message(noId)), /scan-id header is missing/);
+  assert.throws(() => decodeImageMessage(message(noId)), /scan-id must be present/);
   const features = encodeEmbeddingMessage({
     id: "a",
     path: "p",
@@ -51,7 +51,7 @@ Deno.test("malformed stage messages are refused with the reason", () => {
     /uint8 \[S, S, 3\] pixels, current value is float32 \[5\]/,
   );
   const badDim = { ...features, headers: { ...features.headers, "scan-backbone-dim": "5" } };
-  assert.throws(() => decodeEmbeddingMessage(message(badDim)), /F 5/);
+  assert.throws(() => decodeEmbeddingMessage(message(badDim)), /F = 5/);
 });
 
 Deno.test("neighbour-list messages round-trip ids, similarities, checkpoint and change", () => {

@@ -25,17 +25,19 @@ import type { ScanConfig } from "../src/config.ts";
 import { readLabels } from "../src/data/folder.ts";
 import type { ClusterUpdateEvent } from "../src/stream/events.ts";
 import type { RoundConfig } from "../src/stream/round_config.ts";
-import { json } from "../src/transport/bus.ts";
+import { assignmentSchema, clusterUpdateSchema } from "../src/protocol/events.ts";
+import { parseJson } from "../src/protocol/parse.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
-import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "./_cli.ts";
+import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "../tasks/_cli.ts";
 import type { DriverReply, DriverRequest, ImageSource } from "./_bench_stream_protocol.ts";
+import { readCredentials } from "../src/transport/managed_credentials.ts";
 import {
   openStreamBus,
   STREAM_CONFIG_OPTIONS,
   type StreamBus,
   streamSettings,
-} from "./_stream_setup.ts";
+} from "../tasks/_stream_setup.ts";
 
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist/t10k";
 const SHAPES = "fixtures/shapes";
@@ -171,16 +173,28 @@ class Session {
       log: logLine,
     });
     if (this.#bus.url !== undefined) {
-      await this.#ask({ type: "subscribe", url: this.#bus.url, name: this.name }, "subscribed");
+      const managed = this.#bus.transport === "managed"
+        ? await readCredentials(join(this.root, "state"))
+        : undefined;
+      await this.#ask({
+        type: "subscribe",
+        url: this.#bus.url,
+        name: this.name,
+        user: managed?.user,
+        pass: managed?.pass,
+      }, "subscribed");
     } else {
       const s = subjects(this.name);
       this.#bus.bus.subscribe(s.assignments).subscribe((message) => {
         const at = now();
-        const event = json<{ path: string; modelVersion: number }>(message);
+        const event = parseJson(assignmentSchema(), message.payload, "assignment");
         this.#assigned(event.path, event.modelVersion, at);
       });
       this.#bus.bus.subscribe(s.clusters).subscribe((message) => {
-        this.updates.push({ event: json(message), at: now() });
+        this.updates.push({
+          event: parseJson(clusterUpdateSchema(), message.payload, "cluster update"),
+          at: now(),
+        });
       });
     }
     return this.#bus.transport;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { buildFixtures, FIXTURE_FOLDERS } from "../../tasks/fixtures.ts";
+import { buildFixtures, FIXTURE_FOLDERS } from "../../tools/fixtures.ts";
 import { decodeImage } from "../../src/image/decode.ts";
 import { parseLabels } from "../../src/data/labels.ts";
-import { SHAPE_CLASSES, synthesizeShapes } from "../../src/data/synthetic.ts";
+import { SHAPE_CLASSES, synthesizeShapes } from "../../tools/synthetic.ts";
 
 const root = new URL("../../fixtures/", import.meta.url);
 

@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { listImageFiles } from "../src/data/folder.ts";
 import { readIdx } from "../src/data/idx.ts";
 import { encodePng } from "../src/image/encode_png.ts";
-import { json } from "../src/transport/bus.ts";
+import { assignmentSchema, clusterUpdateSchema } from "../src/protocol/events.ts";
+import { parseJson } from "../src/protocol/parse.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
 import { subjects } from "../src/transport/subjects.ts";
 import type { DriverReply, DriverRequest, ImageSource } from "./_bench_stream_protocol.ts";
@@ -82,15 +83,24 @@ async function handle(request: DriverRequest): Promise<void> {
       return;
     }
     case "subscribe": {
-      bus = await NatsBus.connect({ servers: request.url, name: request.name });
+      bus = await NatsBus.connect({
+        servers: request.url,
+        name: request.name,
+        user: request.user,
+        pass: request.pass,
+      });
       const s = subjects(request.name);
       bus.subscribe(s.assignments).subscribe((message) => {
         const at = now();
-        const event = json<{ path: string; modelVersion: number }>(message);
+        const event = parseJson(assignmentSchema(), message.payload, "assignment");
         reply({ type: "assignment", path: event.path, version: event.modelVersion, at });
       });
       bus.subscribe(s.clusters).subscribe((message) => {
-        reply({ type: "update", event: json(message), at: now() });
+        reply({
+          type: "update",
+          event: parseJson(clusterUpdateSchema(), message.payload, "cluster update"),
+          at: now(),
+        });
       });
       // Once the server has the subscriptions, no event published after this is missed.
       await bus.connection.flush();

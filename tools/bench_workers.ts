@@ -5,7 +5,7 @@
  * one ingest worker over a copy of a directory of images. Measures from the first image on
  * `scan.<p>.images` to the last embedding, and prints one JSON line per pool size.
  *
- *   deno run --allow-all tasks/bench_workers.ts [--workers 1,2] [--images fixtures/shapes]
+ *   deno task bench-workers [--workers 1,2] [--images fixtures/shapes]
  *     [--input-size S] [--batch-size N]
  */
 import { join } from "node:path";
@@ -19,9 +19,9 @@ import { NatsBus } from "../src/transport/nats_bus.ts";
 import { startNatsServer } from "../src/transport/nats_server.ts";
 import { PipelineState } from "../src/transport/pipeline_state.ts";
 import { subjects } from "../src/transport/subjects.ts";
-import { optionalNumber, printJson, runTask } from "./_cli.ts";
+import { optionalNumber, printJson, runTask } from "../tasks/_cli.ts";
 
-const USAGE = "usage: deno run --allow-all tasks/bench_workers.ts [--workers 1,2] " +
+const USAGE = "usage: deno task bench-workers [--workers 1,2] " +
   "[--images DIR] [--input-size S] [--batch-size N]";
 
 await runTask(USAGE, async () => {
@@ -152,7 +152,7 @@ async function measure(
 /** `deno task worker` in a subprocess (this process's permissions are `--allow-all`). */
 function worker(args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL("./worker.ts", import.meta.url).pathname, ...args],
+    args: ["run", "--allow-all", new URL("../tasks/worker.ts", import.meta.url).pathname, ...args],
     stdin: "null",
     stdout: "null",
     stderr: "null",

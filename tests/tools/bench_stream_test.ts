@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { natsAvailable } from "../_nats.ts";
-import { taskPermissions } from "../run/_tiny_run.ts";
+import { taskPermissions, taskScript } from "../run/_tiny_run.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -10,7 +9,7 @@ Deno.test("bench-stream task - --quick measures every part on the fixtures and p
     args: [
       "run",
       ...(await taskPermissions("bench-stream")),
-      join(ROOT, "tasks", "bench_stream.ts"),
+      await taskScript("bench-stream"),
       "--quick",
     ],
     cwd: ROOT,

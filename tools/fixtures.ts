@@ -11,9 +11,9 @@
  * Run with `deno task fixtures` (read and write access to `fixtures/` only). Only these three
  * folders are touched; stale files in them are removed.
  */
-import { SHAPE_CLASSES, synthesizeShapes } from "../src/data/synthetic.ts";
-import { encodeGif } from "../src/image/encode_gif.ts";
-import { encodeJpeg } from "../src/image/encode_jpeg.ts";
+import { SHAPE_CLASSES, synthesizeShapes } from "./synthetic.ts";
+import { encodeGif } from "./encode_gif.ts";
+import { encodeJpeg } from "./encode_jpeg.ts";
 import { chunk, encodePng, zlibDeflate } from "../src/image/encode_png.ts";
 import { Random } from "../src/util/random.ts";
 

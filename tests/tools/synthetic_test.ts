@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { drawShape, SHAPE_CLASSES, synthesizeShapes } from "../../src/data/synthetic.ts";
+import { drawShape, SHAPE_CLASSES, synthesizeShapes } from "../../tools/synthetic.ts";
 import { Random } from "../../src/util/random.ts";
 
 Deno.test("synthesizeShapes() is deterministic in its seed", () => {

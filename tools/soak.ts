@@ -15,11 +15,16 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startStream } from "../pipelines/stream.ts";
 import { makeConfig } from "../src/config.ts";
-import { synthesizeShapes } from "../src/data/synthetic.ts";
+import { synthesizeShapes } from "./synthetic.ts";
 import { readIdx } from "../src/data/idx.ts";
 import { encodePng } from "../src/image/encode_png.ts";
 import { sha256Hex } from "../src/image/hash.ts";
-import { type AssignmentEvent, assignmentEvent, decodeEvent } from "../src/stream/events.ts";
+import { BoardState } from "../src/board/board_state.ts";
+import { feedBoard } from "../src/board/feed.ts";
+import { assignmentSchema } from "../src/protocol/events.ts";
+import { forgedMessages } from "../src/protocol/forged.ts";
+import { parseJson } from "../src/protocol/parse.ts";
+import type { AssignmentEvent } from "../src/stream/events.ts";
 import { makeRoundConfig } from "../src/stream/round_config.ts";
 import type { Bus } from "../src/transport/bus.ts";
 import { MemoryBus } from "../src/transport/memory_bus.ts";
@@ -28,16 +33,20 @@ import { findNatsServer, type NatsServer, startNatsServer } from "../src/transpo
 import { subjects } from "../src/transport/subjects.ts";
 import { logLine } from "../src/util/progress.ts";
 import type { WriteReply, WriteRequest } from "./_soak_writer.ts";
-import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "./_cli.ts";
+import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "../tasks/_cli.ts";
 
 const USAGE = `usage: deno task soak [--images N] [--after M] [--rate R] [--bus nats|memory]
-    [--stall] [--per-worker K] [--dir DIR] [--timeout-s T] [--backend wasm|cpu|tensorflow]
+    [--stall] [--hostile] [--per-worker K] [--dir DIR] [--timeout-s T]
+    [--backend wasm|cpu|tensorflow]
 
   N: images dropped at once (default 10000).  M: images dropped afterwards at R per second
   (defaults 200 and 10), whose assignment latency is measured.
   --bus: a managed nats-server on a loopback port (default when installed) or the in-process bus.
   --stall: a FIFO dropped halfway through the burst stalls the watcher, so the events of the
        second half are lost and only the tree walk's diff can find those files (needs mkfifo).
+  --hostile: every 2 s, forged messages on every subject of the pipeline (src/protocol/forged.ts),
+       read by a board fed from the bus as well as by the soak's own counter: every one must be
+       refused, the stream must not fail, and the board must see exactly the real assignments.
   K: files queued per decode worker (default: the stream's).
   DIR: where the watched directory and the state go, removed at the end (default
        .scanstream/soak-<pid>).
@@ -121,9 +130,11 @@ await runTask(USAGE, async () => {
       backend: { type: "string" },
       "per-worker": { type: "string" },
       stall: { type: "boolean" },
+      hostile: { type: "boolean" },
     },
   });
   const stall = values.stall ?? false;
+  const hostile = values.hostile ?? false;
   const perWorker = optionalNumber(values["per-worker"], "--per-worker");
   const count = optionalNumber(values.images, "--images") ?? 10_000;
   const after = optionalNumber(values.after, "--after") ?? 200;
@@ -180,14 +191,36 @@ await runTask(USAGE, async () => {
   Deno.addSignalListener("SIGTERM", onSignal);
   const assignedAt = new Map<string, number>();
   const assignments = new Map<string, number>();
+  const forgery = { published: 0, refusedByCounter: 0, boardSkipped: 0 };
   const following = bus.subscribe(subjects(NAME).assignments, { deliverAll: true }).subscribe(
     (message) => {
-      const event = decodeEvent(message.payload, assignmentEvent) as AssignmentEvent;
+      let event: AssignmentEvent;
+      try {
+        event = parseJson(assignmentSchema(config.clusters), message.payload, "assignment");
+      } catch {
+        // A forged assignment (--hostile) is refused, not counted.
+        forgery.refusedByCounter++;
+        return;
+      }
       assignments.set(event.id, (assignments.get(event.id) ?? 0) + 1);
       // Wall-clock time, comparable with the writer thread's.
       if (!assignedAt.has(event.id)) assignedAt.set(event.id, Date.now());
     },
   );
+  // --hostile: a board fed from the bus, and forged messages on every subject.
+  const board = new BoardState({ name: NAME });
+  const boardFeed = hostile
+    ? feedBoard(bus, NAME, board, { clusters: config.clusters, log: () => forgery.boardSkipped++ })
+    : undefined;
+  const forged = forgedMessages(NAME, 64, config.inputSize);
+  const forger = hostile
+    ? setInterval(() => {
+      for (const message of forged) {
+        bus.publish(message.subject, message.payload, { headers: message.headers })
+          .then(() => forgery.published++, () => {});
+      }
+    }, 2000)
+    : undefined;
   const walks = { rescan: 0, interval: 0, missed: 0 };
   let peakRss = Deno.memoryUsage().rss;
   const baselineRss = peakRss;
@@ -228,6 +261,7 @@ await runTask(USAGE, async () => {
   let drainSeconds: number | null = null;
   let burstWriteSeconds: number | null = null;
   let latencies: number[] = [];
+  let crashes = 0;
   try {
     logLine(`soak: writing ${count} images (${source}) into ${watch}, bus ${busKind}`);
     const burstStart = performance.now();
@@ -275,11 +309,16 @@ await runTask(USAGE, async () => {
     latencies = [...writtenAt].filter(([id]) => assignedAt.has(id))
       .map(([id, at]) => assignedAt.get(id)! - at).sort((a, b) => a - b);
   } finally {
-    await stream.stop().catch((error) => logLine(`soak: the stream failed: ${error}`));
+    clearInterval(forger);
+    await stream.stop().catch((error) => {
+      crashes++;
+      logLine(`soak: the stream failed: ${error}`);
+    });
     // The last assignments may still be on their way to the subscriber.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     clearInterval(sampler);
     following.unsubscribe();
+    boardFeed?.unsubscribe();
     await bus.close();
     await server?.stop();
     Deno.removeSignalListener("SIGINT", onSignal);
@@ -301,6 +340,16 @@ await runTask(USAGE, async () => {
     drainSeconds: drainSeconds === null ? null : Number(drainSeconds.toFixed(1)),
     lost,
     duplicated,
+    crashes,
+    hostile: hostile
+      ? {
+        ...forgery,
+        kinds: forged.length,
+        // The board must hold exactly the real images: no forged assignment got in.
+        boardAssigned: board.snapshot().assigned,
+        boardClusters: board.snapshot().clusters.length,
+      }
+      : undefined,
     walks,
     peakBuffered: stream.credits.peak,
     bufferLimit: stream.credits.limit,
@@ -319,5 +368,11 @@ await runTask(USAGE, async () => {
   for (const dir of [watch, stateDir]) await Deno.remove(dir, { recursive: true });
   if (values.dir === undefined) await Deno.remove(root, { recursive: true });
   printJson(figures);
-  if (lost > 0 || duplicated > 0) throw new Error(`${lost} images lost, ${duplicated} duplicated`);
+  const boardWrong = hostile && board.snapshot().assigned !== expected.size;
+  if (lost > 0 || duplicated > 0 || crashes > 0 || boardWrong) {
+    throw new Error(
+      `${lost} images lost, ${duplicated} duplicated, ${crashes} crashes` +
+        (boardWrong ? `, the board holds ${board.snapshot().assigned} of ${expected.size}` : ""),
+    );
+  }
 });

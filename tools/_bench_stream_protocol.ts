@@ -10,8 +10,11 @@ export type ImageSource =
 export type DriverRequest =
   /** Load (and encode) the images, to be written into `watch`. */
   | { type: "prepare"; source: ImageSource; watch: string }
-  /** Subscribe to the assignments and cluster updates of pipeline `name` at `url`. */
-  | { type: "subscribe"; url: string; name: string }
+  /**
+   * Subscribe to the assignments and cluster updates of pipeline `name` at `url`, with the
+   * managed server's credential when there is one.
+   */
+  | { type: "subscribe"; url: string; name: string; user?: string; pass?: string }
   /** Write images `from`..`from + count - 1`, `rate` per second (0: all at once). */
   | { type: "drop"; from: number; count: number; rate: number }
   | { type: "close" };

@@ -6,7 +6,7 @@
  * jitter, grayscale) separate the classes. No class is the mirror image or the recolouring of
  * another, since flips and colour jitter would merge them.
  */
-import { Random } from "../util/random.ts";
+import { Random } from "../src/util/random.ts";
 
 export const SHAPE_CLASSES = [
   "horizontal_stripes",
