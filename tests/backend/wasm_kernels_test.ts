@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../../src/backend/backend.ts";
 import { registerWasmKernels, WASM_KERNELS } from "../../src/backend/register_wasm_kernels.ts";
+import { conv2dBackpropFilter } from "../../src/backend/kernels/conv2d_backprop_filter.ts";
 import { Random } from "../../src/util/random.ts";
 
 await initBackend("wasm");
@@ -433,5 +434,32 @@ Deno.test("Concat and Pack on wasm match cpu: any axis, rank and dtype, empty in
         await assertMatchesCpu(tf.Pack, inputs, { axis }, `stack ${label}, new axis ${axis}`);
       }
     }
+  }
+});
+
+Deno.test("Conv2DBackpropFilter on wasm over batch chunks matches cpu, without leaks", async () => {
+  const cases: ConvCase[] = [
+    { x: [5, 6, 6, 3], filter: [3, 3, 3, 4], strides: 1, pad: "same" },
+    { x: [5, 8, 8, 3], filter: [3, 3, 3, 4], strides: 2, pad: "valid" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const x = normal(c.x, 1200 + i);
+    const dy = normal(convOutShape(c), 1210 + i);
+    const attrs = {
+      strides: c.strides,
+      pad: c.pad,
+      dataFormat: "NHWC",
+      filterShape: c.filter,
+    } as unknown as tf.Conv2DBackpropFilterAttrs;
+    const cpu = await runOn("cpu", tf.Conv2DBackpropFilter, { x, dy }, attrs as never);
+    const xt = tf.tensor4d(x.values, c.x);
+    const dyt = tf.tensor4d(dy.values, convOutShape(c));
+    const before = tf.memory().numTensors;
+    // Two images' worth of values per chunk: chunks of 2, 2 and 1.
+    const perImage = (xt.size + dyt.size) / c.x[0];
+    const chunked = conv2dBackpropFilter(xt, dyt, attrs, 2 * perImage);
+    assert.equal(tf.memory().numTensors, before + 1, `${describe(c)}: leaked tensors`);
+    assert.ok(relativeError(chunked.dataSync(), cpu.values) < 1e-4, describe(c));
+    tf.dispose([xt, dyt, chunked]);
   }
 });
