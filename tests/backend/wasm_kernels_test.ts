@@ -148,6 +148,7 @@ Deno.test("registerWasmKernels() installs every kernel for wasm and is idempoten
   assert.deepEqual(
     WASM_KERNELS.map((k) => k.kernelName).sort(),
     [
+      "BatchMatMul",
       "Concat",
       "Conv2DBackpropFilter",
       "Conv2DBackpropInput",
@@ -461,5 +462,27 @@ Deno.test("Conv2DBackpropFilter on wasm over batch chunks matches cpu, without l
     assert.equal(tf.memory().numTensors, before + 1, `${describe(c)}: leaked tensors`);
     assert.ok(relativeError(chunked.dataSync(), cpu.values) < 1e-4, describe(c));
     tf.dispose([xt, dyt, chunked]);
+  }
+});
+
+Deno.test("BatchMatMul on wasm matches cpu with either operand transposed, batched", async () => {
+  const cases: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }[] = [
+    // NT-Xent's similarity and its gradient; a dense layer's gradients.
+    { a: [6, 4], b: [6, 4], transposeA: false, transposeB: true },
+    { a: [6, 6], b: [6, 4], transposeA: true, transposeB: false },
+    { a: [5, 3], b: [5, 4], transposeA: true, transposeB: false },
+    { a: [5, 3], b: [4, 3], transposeA: false, transposeB: true },
+    { a: [3, 5], b: [4, 3], transposeA: true, transposeB: true },
+    { a: [2, 3, 5], b: [2, 4, 3], transposeA: true, transposeB: true },
+    { a: [2, 5, 3], b: [1, 4, 3], transposeA: false, transposeB: true },
+    { a: [5, 3], b: [3, 4], transposeA: false, transposeB: false },
+  ];
+  for (const [i, c] of cases.entries()) {
+    await assertMatchesCpu(
+      tf.BatchMatMul,
+      { a: normal(c.a, 1300 + i), b: normal(c.b, 1310 + i) },
+      { transposeA: c.transposeA, transposeB: c.transposeB },
+      `matMul [${c.a}]${c.transposeA ? "^T" : ""} by [${c.b}]${c.transposeB ? "^T" : ""}`,
+    );
   }
 });
