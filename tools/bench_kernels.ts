@@ -5,8 +5,9 @@
 //
 // B images of S px go through the network as 2B rows (two views), as in a training step; the
 // defaults (32 px, batch 64) are tools/bench.ts's. `--step` also times whole SimCLR training
-// steps (tools/_train_step.ts) with the kernels this replaced (stock Slice, dilated input
-// gradient, swapped filter gradient everywhere, stock Concat and Pack) and with today's, alternating step by step.
+// steps (tools/_train_step.ts) with the kernels of before issue 11 (stock Slice, Concat, Pack
+// and BatchMatMul, dilated input gradient, swapped filter gradient everywhere) and with
+// today's, alternating step by step.
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../src/backend/backend.ts";
@@ -24,6 +25,7 @@ await tf.ready();
 const stockSlice = tf.getKernel(tf.Slice, "wasm")!;
 const stockConcat = tf.getKernel(tf.Concat, "wasm")!;
 const stockPack = tf.getKernel(tf.Pack, "wasm")!;
+const stockBatchMatMul = tf.getKernel(tf.BatchMatMul, "wasm")!;
 await initBackend("wasm");
 const oursSlice = tf.getKernel(tf.Slice, "wasm")!;
 const backend = tf.backend();
@@ -169,6 +171,7 @@ if (values.step) {
     stockSlice,
     stockConcat,
     stockPack,
+    stockBatchMatMul,
     {
       kernelName: tf.Conv2DBackpropInput,
       backendName: "wasm",
