@@ -7,7 +7,7 @@
  *   deno task bench [--backend wasm|cpu|tensorflow|all] [--batch N] [--iters N]
  *     [--backbone resnet-small] [--input-size S | --size S]
  *   deno task bench --compare [--batch N] [--size S] [--iters N]
- *   deno task bench --profile [--batch N] [--size S] [--top N]
+ *   deno task bench --profile [--batch N] [--size S] [--top N] [--steps N]
  *
  * Without `--backend` it measures wasm at batch 64 and cpu at batch 8 (fewer iterations: the
  * pure-JS backend is far slower) and reports the per-image speed-up of wasm over cpu; the
@@ -17,8 +17,8 @@
  * /usr/bin/python3 can import torch) at 1 and 2 threads, PyTorch run before and after wasm, at
  * 16 px batch 256 and 32 px batch 64 unless `--size`/`--batch` pick one setting.
  *
- * `--profile` profiles one training step on wasm, kernel by kernel (tools/_kernel_profile.ts):
- * a table on stderr, the JSON on stdout.
+ * `--profile` profiles training steps on wasm (3 unless `--steps`), kernel by kernel, each
+ * kernel's median over the steps (tools/_kernel_profile.ts): a table on stderr, JSON on stdout.
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { parseArgs } from "node:util";
@@ -26,7 +26,7 @@ import { type BackendName, BACKENDS, initBackend } from "../src/backend/backend.
 import { type BackboneConfig, BACKBONES, buildBackbone } from "../src/models/resnet.ts";
 import { logLine } from "../src/util/progress.ts";
 import { printJson, runTask, UsageError } from "../tasks/_cli.ts";
-import { formatProfile, profileStep } from "./_kernel_profile.ts";
+import { formatProfile, medianProfile, profileStep } from "./_kernel_profile.ts";
 import { range, ratio, runTorch, type TorchRun, torchUnavailable } from "./_torch_compare.ts";
 import {
   buildSimclrStepState,
@@ -40,7 +40,7 @@ import {
 
 const USAGE = "usage: deno task bench [--backend wasm|cpu|tensorflow|all] [--batch N] " +
   "[--iters N] [--backbone " + Object.keys(BACKBONES).join("|") + "] [--input-size S | --size S]" +
-  " [--compare] [--profile [--top N]]";
+  " [--compare] [--profile [--top N] [--steps N]]";
 
 /**
  * Batch and timed iterations per backend when not given, and whether to run an untimed warm-up
@@ -94,6 +94,7 @@ await runTask(USAGE, async () => {
       compare: { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
       top: { type: "string" },
+      steps: { type: "string" },
     },
     strict: true,
   });
@@ -128,7 +129,8 @@ await runTask(USAGE, async () => {
   if (values.profile) {
     const top = positiveInteger(values.top, "--top") ?? 15;
     const batch = batchFlag ?? DEFAULTS.wasm.batch;
-    printJson({ ...backbone(), ...config, batch, ...(await profile(config, batch, top)) });
+    const steps = positiveInteger(values.steps, "--steps") ?? 3;
+    printJson({ ...backbone(), ...config, batch, ...(await profile(config, batch, top, steps)) });
     return;
   }
   if (values.compare) {
@@ -291,16 +293,21 @@ function formatCompareRow(
   return lines.join("\n");
 }
 
-/** Warm up (two steps: the first allocates Adam's slots), then profile one step. */
-async function profile(config: BackboneConfig, batch: number, top: number) {
+/**
+ * Warm up (two steps: the first allocates Adam's slots), then profile `steps` steps and report
+ * each kernel's median.
+ */
+async function profile(config: BackboneConfig, batch: number, top: number, steps: number) {
   const state = buildSimclrStepState({ config, batch });
   try {
     for (let i = 0; i < 2; i++) {
       checkLoss(state.optimizer.minimize(() => simclrStepLoss(state), true)!);
     }
-    const result = await profileStep(state);
-    logLine(formatProfile(result, top));
-    return result;
+    const profiles = [];
+    for (let i = 0; i < steps; i++) profiles.push(await profileStep(state));
+    const result = medianProfile(profiles);
+    logLine(formatProfile(result, top, steps));
+    return { steps, ...result };
   } finally {
     disposeSimclrStepState(state);
   }
