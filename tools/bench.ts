@@ -7,7 +7,7 @@
  *   deno task bench [--backend wasm|cpu|tensorflow|all] [--batch N] [--iters N]
  *     [--backbone resnet-small] [--input-size S | --size S]
  *   deno task bench --compare [--batch N] [--size S] [--iters N]
- *   deno task bench --profile [--batch N] [--size S] [--top N] [--steps N]
+ *   deno task bench --profile [--batch N] [--size S] [--top N] [--steps N] [--baseline]
  *
  * Without `--backend` it measures wasm at batch 64 and cpu at batch 8 (fewer iterations: the
  * pure-JS backend is far slower) and reports the per-image speed-up of wasm over cpu; the
@@ -19,6 +19,7 @@
  *
  * `--profile` profiles training steps on wasm (3 unless `--steps`), kernel by kernel, each
  * kernel's median over the steps (tools/_kernel_profile.ts): a table on stderr, JSON on stdout.
+ * `--baseline` also profiles the kernels of before issue 11, alternating with today's.
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { parseArgs } from "node:util";
@@ -26,7 +27,8 @@ import { type BackendName, BACKENDS, initBackend } from "../src/backend/backend.
 import { type BackboneConfig, BACKBONES, buildBackbone } from "../src/models/resnet.ts";
 import { logLine } from "../src/util/progress.ts";
 import { printJson, runTask, UsageError } from "../tasks/_cli.ts";
-import { formatProfile, medianProfile, profileStep } from "./_kernel_profile.ts";
+import { BASELINE_KERNELS, currentKernels, useKernels } from "./_baseline_kernels.ts";
+import { formatProfile, medianProfile, profileStep, type StepProfile } from "./_kernel_profile.ts";
 import { range, ratio, runTorch, type TorchRun, torchUnavailable } from "./_torch_compare.ts";
 import {
   buildSimclrStepState,
@@ -40,7 +42,7 @@ import {
 
 const USAGE = "usage: deno task bench [--backend wasm|cpu|tensorflow|all] [--batch N] " +
   "[--iters N] [--backbone " + Object.keys(BACKBONES).join("|") + "] [--input-size S | --size S]" +
-  " [--compare] [--profile [--top N] [--steps N]]";
+  " [--compare] [--profile [--top N] [--steps N] [--baseline]]";
 
 /**
  * Batch and timed iterations per backend when not given, and whether to run an untimed warm-up
@@ -95,6 +97,7 @@ await runTask(USAGE, async () => {
       profile: { type: "boolean", default: false },
       top: { type: "string" },
       steps: { type: "string" },
+      baseline: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -130,7 +133,12 @@ await runTask(USAGE, async () => {
     const top = positiveInteger(values.top, "--top") ?? 15;
     const batch = batchFlag ?? DEFAULTS.wasm.batch;
     const steps = positiveInteger(values.steps, "--steps") ?? 3;
-    printJson({ ...backbone(), ...config, batch, ...(await profile(config, batch, top, steps)) });
+    printJson({
+      ...backbone(),
+      ...config,
+      batch,
+      ...(await profile(config, batch, top, steps, values.baseline)),
+    });
     return;
   }
   if (values.compare) {
@@ -295,20 +303,44 @@ function formatCompareRow(
 
 /**
  * Warm up (two steps: the first allocates Adam's slots), then profile `steps` steps and report
- * each kernel's median.
+ * each kernel's median. With `baseline`, the same with the kernels of before issue 11
+ * (tools/_baseline_kernels.ts), alternating step by step, so load from other processes hits
+ * both alike; reported as `baseline` beside today's.
  */
-async function profile(config: BackboneConfig, batch: number, top: number, steps: number) {
+async function profile(
+  config: BackboneConfig,
+  batch: number,
+  top: number,
+  steps: number,
+  baseline: boolean,
+) {
   const state = buildSimclrStepState({ config, batch });
+  const current = currentKernels();
+  const sets = baseline
+    ? [["baseline", BASELINE_KERNELS], ["current", current]] as const
+    : [["current", current]] as const;
   try {
-    for (let i = 0; i < 2; i++) {
-      checkLoss(state.optimizer.minimize(() => simclrStepLoss(state), true)!);
+    const profiles = new Map<string, StepProfile[]>(sets.map(([name]) => [name, []]));
+    for (let i = -2; i < steps; i++) {
+      for (const [name, kernels] of sets) {
+        useKernels(kernels);
+        if (i < 0) checkLoss(state.optimizer.minimize(() => simclrStepLoss(state), true)!);
+        else profiles.get(name)!.push(await profileStep(state));
+      }
     }
-    const profiles = [];
-    for (let i = 0; i < steps; i++) profiles.push(await profileStep(state));
-    const result = medianProfile(profiles);
+    const result = medianProfile(profiles.get("current")!);
+    if (!baseline) {
+      logLine(formatProfile(result, top, steps));
+      return { steps, ...result };
+    }
+    const before = medianProfile(profiles.get("baseline")!);
+    logLine("== kernels before issue 11 (tools/_baseline_kernels.ts)");
+    logLine(formatProfile(before, top, steps));
+    logLine("== kernels now");
     logLine(formatProfile(result, top, steps));
-    return { steps, ...result };
+    return { steps, ...result, baseline: before };
   } finally {
+    useKernels(current);
     disposeSimclrStepState(state);
   }
 }
