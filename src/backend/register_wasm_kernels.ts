@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { batchMatMulConfig } from "./kernels/batch_mat_mul.ts";
+import { broadcastCompareConfigs } from "./kernels/broadcast_compare.ts";
 import { concatConfig, packConfig } from "./kernels/concat.ts";
 import { conv2dBackpropFilterConfig } from "./kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./kernels/conv2d_backprop_input.ts";
@@ -27,6 +28,7 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   concatConfig,
   packConfig,
   batchMatMulConfig,
+  ...broadcastCompareConfigs,
 ];
 
 /**

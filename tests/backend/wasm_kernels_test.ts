@@ -153,7 +153,15 @@ Deno.test("registerWasmKernels() installs every kernel for wasm and is idempoten
       "Conv2DBackpropFilter",
       "Conv2DBackpropInput",
       "Einsum",
+      "Equal",
+      "Greater",
+      "GreaterEqual",
+      "Less",
+      "LessEqual",
+      "LogicalAnd",
+      "LogicalOr",
       "Mean",
+      "NotEqual",
       "Pack",
       "Slice",
       "Sum",
@@ -484,5 +492,39 @@ Deno.test("BatchMatMul on wasm matches cpu with either operand transposed, batch
       { transposeA: c.transposeA, transposeB: c.transposeB },
       `matMul [${c.a}]${c.transposeA ? "^T" : ""} by [${c.b}]${c.transposeB ? "^T" : ""}`,
     );
+  }
+});
+
+Deno.test("comparisons on wasm match cpu when their operands broadcast", async () => {
+  const pairs: [number[], number[]][] = [
+    // NT-Xent's max gradient: logits against their row maxima.
+    [[6, 6], [6, 1]],
+    [[1, 5], [4, 1]],
+    [[2, 3, 4], [4]],
+    [[3, 4], [3, 4]],
+    [[3, 4], []],
+  ];
+  const ops = [tf.Equal, tf.NotEqual, tf.Greater, tf.GreaterEqual, tf.Less, tf.LessEqual];
+  for (const [i, [aShape, bShape]] of pairs.entries()) {
+    // Rounded, so that equal values occur.
+    const round = (x: Inputs[string]) => ({ ...x, values: x.values.map((v) => Math.round(v)) });
+    const a = round(normal(aShape, 1400 + i));
+    const b = round(normal(bShape, 1410 + i));
+    for (const op of ops) {
+      await assertMatchesCpu(op, { a, b }, {}, `${op} [${aShape}] with [${bShape}]`);
+    }
+    const bool = (x: Inputs[string]) => ({
+      ...x,
+      dtype: "bool" as const,
+      values: x.values.map((v) => (v > 0 ? 1 : 0)),
+    });
+    for (const op of [tf.LogicalAnd, tf.LogicalOr]) {
+      await assertMatchesCpu(
+        op,
+        { a: bool(a), b: bool(b) },
+        {},
+        `${op} [${aShape}] with [${bShape}]`,
+      );
+    }
   }
 });
