@@ -1,7 +1,7 @@
 /**
  * The wasm kernels as they were before issue 11's work on them, to measure today's against in
  * one process (the machine is shared: separate runs minutes apart differ by 2x). Stock Slice,
- * Concat, Pack and BatchMatMul; the input gradient as one convolution of a zero-dilated dy; the
+ * Concat, Pack, BatchMatMul and broadcasting comparisons; the input gradient as one convolution of a zero-dilated dy; the
  * filter gradient as one swapped convolution, unchunked, 1x1 included.
  *
  * Import this before the backend is initialised: the stock kernels are captured when this
@@ -9,11 +9,14 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
+import { BROADCAST_COMPARE_KERNELS } from "../src/backend/kernels/broadcast_compare.ts";
 import { conv2dBackpropFilterBySwap } from "../src/backend/kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInput } from "../src/backend/kernels/conv2d_backprop_input.ts";
 import { tensorKernel } from "../src/backend/kernels/tensor_kernel.ts";
 
-const stock = [tf.Slice, tf.Concat, tf.Pack, tf.BatchMatMul].map((name) => {
+const stock = [tf.Slice, tf.Concat, tf.Pack, tf.BatchMatMul, ...BROADCAST_COMPARE_KERNELS].map((
+  name,
+) => {
   const config = tf.getKernel(name, "wasm");
   if (config == null) throw new Error(`Cannot capture the stock wasm ${name}: not registered`);
   return config;
