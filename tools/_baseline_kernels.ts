@@ -1,8 +1,9 @@
 /**
  * The wasm kernels as they were before issue 11's work on them, to measure today's against in
  * one process (the machine is shared: separate runs minutes apart differ by 2x). Stock Slice,
- * Concat, Pack, BatchMatMul and broadcasting comparisons; the input gradient as one convolution of a zero-dilated dy; the
- * filter gradient as one swapped convolution, unchunked, 1x1 included.
+ * Concat, Pack, BatchMatMul and broadcasting comparisons; the input gradient as one
+ * convolution of a zero-dilated dy; the filter gradient as one swapped convolution, unchunked,
+ * 1x1 included.
  *
  * Import this before the backend is initialised: the stock kernels are captured when this
  * module is evaluated, before registerWasmKernels replaces them.
