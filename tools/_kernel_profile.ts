@@ -24,6 +24,8 @@ export interface KernelRow {
 }
 
 export interface PhaseProfile {
+  /** Wall time of the phase; what kernels do not account for is JavaScript around them. */
+  wallMs: number;
   /** Sum of the phase's top-level kernel times. */
   kernelMs: number;
   calls: number;
@@ -68,15 +70,18 @@ export async function profileStep(state: SimclrStepState): Promise<StepProfile> 
   // caller's: tag each with that depth, to tell a kernel an op ran from one a kernel ran.
   let kernels: Recorded[] = [];
   const marks: Record<string, number> = {};
+  const times: Record<string, number> = {};
   const started = performance.now();
   const info = await tf.profile(() => {
     kernels = engine.state.activeProfile.kernels = depthTagged(engine) as never;
     const { value, grads } = tf.variableGrads(() => {
       const loss = simclrStepLoss(state);
       marks.forward = kernels.length;
+      times.forward = performance.now();
       return loss;
     });
     marks.backward = kernels.length;
+    times.backward = performance.now();
     state.optimizer.applyGradients(grads);
     tf.dispose(grads);
     const loss = value.dataSync()[0];
@@ -84,6 +89,11 @@ export async function profileStep(state: SimclrStepState): Promise<StepProfile> 
     if (!Number.isFinite(loss)) throw new Error(`Cannot profile: the loss became ${loss}`);
   });
   const wallMs = performance.now() - started;
+  const phaseWall: Record<Phase, number> = {
+    forward: times.forward - started,
+    backward: times.backward - times.forward,
+    optimizer: started + wallMs - times.backward,
+  };
   const recorded = info.kernels as unknown as Recorded[];
   const phaseOf = (index: number): Phase =>
     index < marks.forward ? "forward" : index < marks.backward ? "backward" : "optimizer";
@@ -101,7 +111,9 @@ export async function profileStep(state: SimclrStepState): Promise<StepProfile> 
     pending = [];
   }
   const phases = Object.fromEntries(
-    (Object.keys(top) as Phase[]).map((phase) => [phase, summarise(top[phase])]),
+    (Object.keys(top) as Phase[]).map((
+      phase,
+    ) => [phase, { wallMs: round(phaseWall[phase]), ...summarise(top[phase]) }]),
   ) as Record<Phase, PhaseProfile>;
   return {
     wallMs,
@@ -125,7 +137,7 @@ function depthTagged(engine: ReturnType<typeof tf.engine>): Recorded[] {
   return list;
 }
 
-function summarise(kernels: Recorded[]): PhaseProfile {
+function summarise(kernels: Recorded[]): Omit<PhaseProfile, "wallMs"> {
   const total = kernels.reduce((sum, k) => sum + k.kernelTimeMs, 0);
   const group = (key: (k: Recorded) => string, shapes: boolean) => {
     const rows = new Map<string, KernelRow>();
@@ -160,6 +172,7 @@ export function medianProfile(profiles: StepProfile[]): StepProfile {
     const rows = medianRows(profiles.map((p) => p.phases[phase].kernels));
     const kernelMs = rows.reduce((sum, row) => sum + row.ms, 0);
     phases[phase] = {
+      wallMs: round(median(profiles.map((p) => p.phases[phase].wallMs))),
       kernelMs: round(kernelMs),
       calls: profiles[0].phases[phase].calls,
       kernels: withShares(rows, kernelMs),
@@ -230,7 +243,9 @@ export function formatProfile(profile: StepProfile, top: number, steps = 1): str
   );
   for (const [phase, p] of Object.entries(profile.phases)) {
     lines.push(
-      `${phase}: ${p.kernelMs.toFixed(1)} ms in ${p.calls} kernels ` +
+      `${phase}: ${p.wallMs.toFixed(0)} ms wall, ${
+        p.kernelMs.toFixed(1)
+      } ms in ${p.calls} kernels ` +
         `(${(100 * p.kernelMs / profile.kernelMs).toFixed(1)}% of the step's kernel time)`,
     );
     lines.push(
