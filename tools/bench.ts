@@ -239,7 +239,8 @@ async function compare(
       }
       return runs;
     };
-    logLine(`compare: ${inputSize} px, batch ${batch}: PyTorch, wasm, PyTorch`);
+    const order = unavailable === undefined ? "PyTorch, wasm, PyTorch" : "wasm";
+    logLine(`compare: ${inputSize} px, batch ${batch}: ${order}`);
     const before = await torchRuns();
     const wasm = await measure(stepFactory(), { config, batch }, iters, true);
     const after = await torchRuns();
