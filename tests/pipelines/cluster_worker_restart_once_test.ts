@@ -37,7 +37,7 @@ function pixels(seed: number): Uint8Array {
   return out;
 }
 
-/** How often each message id is stored on `subjectPrefix` subjects of the stream. */
+/** How often each message id is stored on `subject`. */
 async function storedCounts(bus: NatsBus, subject: string): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   const consumer = await jetstream(bus.connection).consumers.get(bus.stream, {
