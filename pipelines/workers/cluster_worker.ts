@@ -11,7 +11,10 @@
  * `scan.<p>.models` and in the state bucket, for the embed pool to load.
  *
  * Assignments go out as events (`scan.<p>.assignments`, one per image) and into the assignments
- * KV bucket, which cluster updates keep current for images that moved.
+ * KV bucket, which cluster updates keep current for images that moved. They and cluster updates
+ * are on the bus exactly once across restarts, whatever the gap (the publish ledger, as in the
+ * stream): a restart republishes what its checkpoint did not cover, and what is already stored
+ * is skipped.
  *
  * ```
  * images ─┐
@@ -63,6 +66,7 @@ import {
   type EmbeddingMessage,
   type ImageMessage,
 } from "../../src/transport/stage_messages.ts";
+import { PublishLedger } from "../../src/transport/publish_ledger.ts";
 import { reportReplayGap } from "../../src/transport/replay_gap.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { concatFloat32 } from "../../src/util/concat.ts";
@@ -122,6 +126,10 @@ export async function runClusterWorker(
 ): Promise<ClusterSummary> {
   const { config, stateDir, labels } = options;
   const s = subjects(ctx.name);
+  // Exactly once on the bus across restarts, whatever the gap: what is already stored is skipped.
+  const ledger = await PublishLedger.open(ctx.bus, stateDir);
+  /** Ids assigned but not yet on the bus and in KV: saved as unassigned by a checkpoint. */
+  const unconfirmed = new Set<string>();
   const trainer = await StreamTrainer.open({
     config,
     rounds: options.rounds,
@@ -175,7 +183,8 @@ export async function runClusterWorker(
 
   const announce = async () => {
     const serving = trainer.serving;
-    await trainer.checkpoint(true);
+    await ledger.mark();
+    await trainer.checkpoint(true, unconfirmed);
     const prefix = await ctx.state.uploadCheckpoint(
       serving.round,
       join(stateDir, `models-${serving.round}`),
@@ -193,7 +202,7 @@ export async function runClusterWorker(
   };
 
   const publishAssignment = async (event: AssignmentEvent) => {
-    await ctx.bus.publish(s.assignments, encodeEvent(event), {
+    await ledger.bus.publish(s.assignments, encodeEvent(event), {
       headers: JSON_HEADERS,
       msgId: `assignment:${event.id}`,
     });
@@ -208,10 +217,11 @@ export async function runClusterWorker(
       } satisfies StoredAssignment,
     );
     clusterOf.set(event.id, event.cluster);
+    unconfirmed.delete(event.id);
     counts.assigned++;
   };
   const publishUpdate = async (event: ClusterUpdateEvent) => {
-    await ctx.bus.publish(s.clusters, encodeEvent(event), {
+    await ledger.bus.publish(s.clusters, encodeEvent(event), {
       headers: JSON_HEADERS,
       msgId: `clusters:${event.version}`,
     });
@@ -231,10 +241,15 @@ export async function runClusterWorker(
     }
     counts.updates++;
   };
-  const publishPending = () =>
-    lastValueFrom(from(trainer.assignPending()).pipe(publishEach(publishAssignment)), {
+  const publishPending = () => {
+    // All of them at once: a checkpoint taken while the first is published must not count the
+    // rest as published.
+    const events = trainer.assignPending();
+    for (const event of events) unconfirmed.add(event.id);
+    return lastValueFrom(from(events).pipe(publishEach(publishAssignment)), {
       defaultValue: undefined,
     });
+  };
 
   const toStored = (image: ImageMessage): StoredImage => ({
     id: image.id,
@@ -369,7 +384,8 @@ export async function runClusterWorker(
     if (failure === undefined) {
       await publishPending();
       await writeSummary();
-      await trainer.checkpoint(false);
+      await ledger.mark();
+      await trainer.checkpoint(false, unconfirmed);
     }
   } finally {
     await trainer.dispose();
