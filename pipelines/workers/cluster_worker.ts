@@ -46,6 +46,7 @@ import { publishEach } from "../../src/operators/publish_each.ts";
 import {
   type AssignmentEvent,
   type ClusterUpdateEvent,
+  type LabelEvent,
   encodeEvent,
 } from "../../src/stream/events.ts";
 import type { RoundConfig } from "../../src/stream/round_config.ts";
@@ -220,6 +221,12 @@ export async function runClusterWorker(
     unconfirmed.delete(event.id);
     counts.assigned++;
   };
+  // The pseudo-labels self-labelling accepted, as the stream publishes them (once per round).
+  const publishLabels = (event: LabelEvent, round: number) =>
+    ledger.bus.publish(s.labels, encodeEvent(event), {
+      headers: JSON_HEADERS,
+      msgId: `labels:${round}`,
+    });
   const publishUpdate = async (event: ClusterUpdateEvent) => {
     await ledger.bus.publish(s.clusters, encodeEvent(event), {
       headers: JSON_HEADERS,
@@ -346,6 +353,7 @@ export async function runClusterWorker(
     await trainingRounds.run(async (report) => {
       ctx.log(describeRound(report));
       if (report.update !== null) await publishUpdate(report.update);
+      if (report.labels !== null) await publishLabels(report.labels, report.round);
       await publishPending();
       await announce();
       await writeSummary();
