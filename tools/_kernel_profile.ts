@@ -24,6 +24,8 @@ export interface KernelRow {
 }
 
 export interface PhaseProfile {
+  /** Wall time of the phase; what kernels do not account for is JavaScript around them. */
+  wallMs: number;
   /** Sum of the phase's top-level kernel times. */
   kernelMs: number;
   calls: number;
@@ -86,15 +88,18 @@ export async function profileStep(step: ProfiledStep): Promise<StepProfile> {
   // caller's: tag each with that depth, to tell a kernel an op ran from one a kernel ran.
   let kernels: Recorded[] = [];
   const marks: Record<string, number> = {};
+  const times: Record<string, number> = {};
   const started = performance.now();
   const info = await tf.profile(() => {
     kernels = engine.state.activeProfile.kernels = depthTagged(engine) as never;
     const { value, grads } = tf.variableGrads(() => {
       const loss = step.loss();
       marks.forward = kernels.length;
+      times.forward = performance.now();
       return loss;
     }, step.variables);
     marks.backward = kernels.length;
+    times.backward = performance.now();
     step.apply(grads);
     tf.dispose(grads);
     const loss = value.dataSync()[0];
@@ -102,6 +107,11 @@ export async function profileStep(step: ProfiledStep): Promise<StepProfile> {
     if (!Number.isFinite(loss)) throw new Error(`Cannot profile: the loss became ${loss}`);
   });
   const wallMs = performance.now() - started;
+  const phaseWall: Record<Phase, number> = {
+    forward: times.forward - started,
+    backward: times.backward - times.forward,
+    optimizer: started + wallMs - times.backward,
+  };
   const recorded = info.kernels as unknown as Recorded[];
   const phaseOf = (index: number): Phase =>
     index < marks.forward ? "forward" : index < marks.backward ? "backward" : "optimizer";
@@ -119,7 +129,9 @@ export async function profileStep(step: ProfiledStep): Promise<StepProfile> {
     pending = [];
   }
   const phases = Object.fromEntries(
-    (Object.keys(top) as Phase[]).map((phase) => [phase, summarise(top[phase])]),
+    (Object.keys(top) as Phase[]).map((
+      phase,
+    ) => [phase, { wallMs: round(phaseWall[phase]), ...summarise(top[phase]) }]),
   ) as Record<Phase, PhaseProfile>;
   return {
     wallMs,
@@ -143,7 +155,7 @@ function depthTagged(engine: ReturnType<typeof tf.engine>): Recorded[] {
   return list;
 }
 
-function summarise(kernels: Recorded[]): PhaseProfile {
+function summarise(kernels: Recorded[]): Omit<PhaseProfile, "wallMs"> {
   const total = kernels.reduce((sum, k) => sum + k.kernelTimeMs, 0);
   const group = (key: (k: Recorded) => string, shapes: boolean) => {
     const rows = new Map<string, KernelRow>();
@@ -167,8 +179,76 @@ function summarise(kernels: Recorded[]): PhaseProfile {
   };
 }
 
+/**
+ * Several profiled steps as one: each kernel row's time is its median over the steps, so a step
+ * slowed by another process on this shared machine does not make a kernel look slow. Calls are
+ * the same every step (the same step runs); shares are recomputed from the medians.
+ */
+export function medianProfile(profiles: StepProfile[]): StepProfile {
+  const phases = {} as Record<Phase, PhaseProfile>;
+  for (const phase of Object.keys(profiles[0].phases) as Phase[]) {
+    const rows = medianRows(profiles.map((p) => p.phases[phase].kernels));
+    const kernelMs = rows.reduce((sum, row) => sum + row.ms, 0);
+    phases[phase] = {
+      wallMs: round(median(profiles.map((p) => p.phases[phase].wallMs))),
+      kernelMs: round(kernelMs),
+      calls: profiles[0].phases[phase].calls,
+      kernels: withShares(rows, kernelMs),
+      byName: withShares(byName(rows), kernelMs),
+    };
+  }
+  const inner: Record<string, KernelRow[]> = {};
+  for (const parent of Object.keys(profiles[0].inner)) {
+    const rows = medianRows(profiles.map((p) => p.inner[parent] ?? []));
+    inner[parent] = withShares(rows, rows.reduce((sum, row) => sum + row.ms, 0));
+  }
+  return {
+    wallMs: round(median(profiles.map((p) => p.wallMs))),
+    kernelMs: round(Object.values(phases).reduce((sum, p) => sum + p.kernelMs, 0)),
+    phases,
+    inner,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Per row (name and shapes), the median of its time over the lists; absent counts as 0. */
+function medianRows(lists: KernelRow[][]): KernelRow[] {
+  const keyOf = (row: KernelRow) => `${row.name} ${JSON.stringify(row.inputShapes)}`;
+  const rows = new Map<string, KernelRow>();
+  for (const list of lists) {
+    for (const row of list) if (!rows.has(keyOf(row))) rows.set(keyOf(row), row);
+  }
+  return [...rows.entries()].map(([key, row]) => ({
+    ...row,
+    ms: median(lists.map((list) => list.find((r) => keyOf(r) === key)?.ms ?? 0)),
+  }));
+}
+
+function byName(rows: KernelRow[]): KernelRow[] {
+  const named = new Map<string, KernelRow>();
+  for (const row of rows) {
+    const sum = named.get(row.name) ??
+      { name: row.name, inputShapes: [], calls: 0, ms: 0, share: 0 };
+    sum.calls += row.calls;
+    sum.ms += row.ms;
+    named.set(row.name, sum);
+  }
+  return [...named.values()];
+}
+
+function withShares(rows: KernelRow[], total: number): KernelRow[] {
+  return rows
+    .map((row) => ({ ...row, ms: round(row.ms), share: round(total > 0 ? row.ms / total : 0) }))
+    .sort((a, b) => b.ms - a.ms);
+}
+
 /** The profile as a table for people: the `top` largest rows of each phase, then by name. */
-export function formatProfile(profile: StepProfile, top: number): string {
+export function formatProfile(profile: StepProfile, top: number, steps = 1): string {
   const lines: string[] = [];
   const ms = (v: number) => v.toFixed(1).padStart(8);
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`.padStart(6);
@@ -176,11 +256,14 @@ export function formatProfile(profile: StepProfile, top: number): string {
     `  ${row.name.padEnd(22)} ${String(row.calls).padStart(5)} ${ms(row.ms)} ${pct(row.share)}` +
     (shapes ? `  ${row.inputShapes.map((s) => (s ? `[${s}]` : "-")).join(" ")}` : "");
   lines.push(
-    `step: ${profile.wallMs.toFixed(0)} ms wall, ${profile.kernelMs.toFixed(0)} ms in kernels`,
+    `step: ${profile.wallMs.toFixed(0)} ms wall, ${profile.kernelMs.toFixed(0)} ms in kernels` +
+      (steps > 1 ? ` (medians over ${steps} profiled steps)` : ""),
   );
   for (const [phase, p] of Object.entries(profile.phases)) {
     lines.push(
-      `${phase}: ${p.kernelMs.toFixed(1)} ms in ${p.calls} kernels ` +
+      `${phase}: ${p.wallMs.toFixed(0)} ms wall, ${
+        p.kernelMs.toFixed(1)
+      } ms in ${p.calls} kernels ` +
         `(${(100 * p.kernelMs / profile.kernelMs).toFixed(1)}% of the step's kernel time)`,
     );
     lines.push(

@@ -7,7 +7,7 @@
  *   deno task bench [--backend wasm|cpu|tensorflow|all] [--batch N] [--iters N]
  *     [--backbone resnet-small] [--input-size S | --size S]
  *   deno task bench --compare [--batch N] [--size S] [--iters N]
- *   deno task bench --profile [--batch N] [--size S] [--top N]
+ *   deno task bench --profile [--batch N] [--size S] [--top N] [--steps N] [--baseline]
  *
  * Without `--backend` it measures wasm at batch 64 and cpu at batch 8 (fewer iterations: the
  * pure-JS backend is far slower) and reports the per-image speed-up of wasm over cpu; the
@@ -17,8 +17,9 @@
  * /usr/bin/python3 can import torch) at 1 and 2 threads, PyTorch run before and after wasm, at
  * 16 px batch 256 and 32 px batch 64 unless `--size`/`--batch` pick one setting.
  *
- * `--profile` profiles one training step on wasm, kernel by kernel (tools/_kernel_profile.ts):
- * a table on stderr, the JSON on stdout.
+ * `--profile` profiles training steps on wasm (3 unless `--steps`), kernel by kernel, each
+ * kernel's median over the steps (tools/_kernel_profile.ts): a table on stderr, JSON on stdout.
+ * `--baseline` also profiles the kernels of before issue 11, alternating with today's.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
@@ -28,7 +29,15 @@ import { type BackboneConfig, BACKBONES, buildBackbone } from "../src/models/res
 import { logLine } from "../src/util/progress.ts";
 import { printJson, runTask, UsageError } from "../tasks/_cli.ts";
 import { defaultThreads, parseThreads } from "../src/parallel/threads.ts";
-import { formatProfile, layersStep, type ProfiledStep, profileStep } from "./_kernel_profile.ts";
+import { BASELINE_KERNELS, currentKernels, useKernels } from "./_baseline_kernels.ts";
+import {
+  formatProfile,
+  layersStep,
+  medianProfile,
+  type ProfiledStep,
+  profileStep,
+  type StepProfile,
+} from "./_kernel_profile.ts";
 import { poolStep, poolStepHere } from "./_pool_step.ts";
 import { range, ratio, runTorch, type TorchRun, torchUnavailable } from "./_torch_compare.ts";
 import {
@@ -42,7 +51,7 @@ import {
 
 const USAGE = "usage: deno task bench [--backend wasm|cpu|tensorflow|all] [--batch N] " +
   "[--iters N] [--backbone " + Object.keys(BACKBONES).join("|") + "] [--input-size S | --size S]" +
-  " [--threads N[,N...]] [--layers] [--compare] [--profile [--top N]]";
+  " [--threads N[,N...]] [--layers] [--compare] [--profile [--top N] [--steps N] [--baseline]]";
 
 /**
  * Batch and timed iterations per backend when not given, and whether to run an untimed warm-up
@@ -100,6 +109,8 @@ await runTask(USAGE, async () => {
       top: { type: "string" },
       threads: { type: "string" },
       layers: { type: "boolean", default: false },
+      steps: { type: "string" },
+      baseline: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -143,12 +154,21 @@ await runTask(USAGE, async () => {
   if (values.profile) {
     const top = positiveInteger(values.top, "--top") ?? 15;
     const batch = batchFlag ?? DEFAULTS.wasm.batch;
+    const steps = positiveInteger(values.steps, "--steps") ?? 3;
     printJson({
       ...backbone(),
       ...config,
       batch,
       step: values.layers ? "layers" : "pool",
-      ...(await profile(config, batch, top, values.layers, values.backbone)),
+      ...(await profile(
+        config,
+        batch,
+        top,
+        steps,
+        values.baseline,
+        values.layers,
+        values.backbone,
+      )),
     });
     return;
   }
@@ -262,7 +282,8 @@ async function compare(
       }
       return runs;
     };
-    logLine(`compare: ${inputSize} px, batch ${batch}: PyTorch, wasm, PyTorch`);
+    const order = unavailable === undefined ? "PyTorch, wasm, PyTorch" : "wasm";
+    logLine(`compare: ${inputSize} px, batch ${batch}: ${order}`);
     const before = await torchRuns();
     const wasmRuns = [];
     for (const threads of threadList) {
@@ -340,38 +361,58 @@ function formatCompareRow(
 }
 
 /**
- * Warm up (two steps: the first allocates Adam's slots), then profile one step: the pool's step
- * as one worker runs it, or with `layers` the tfjs-layers step it replaced.
+ * Warm up (two steps: the first allocates Adam's slots), then profile `steps` steps of training's
+ * own step (the pool's, as one worker runs it; with `layers`, the tfjs-layers step it replaced)
+ * and report each kernel's median. With `baseline`, also the step of before issue 11 (the
+ * tfjs-layers step with the kernels of tools/_baseline_kernels.ts), alternating step by step, so
+ * load from other processes hits both alike; reported as `baseline` beside today's.
  */
 async function profile(
   config: BackboneConfig,
   batch: number,
   top: number,
+  steps: number,
+  baseline: boolean,
   layers: boolean,
   backbone: string,
 ) {
   const spec = { config, batch };
-  let step: ProfiledStep;
-  let dispose: () => void;
-  if (layers) {
-    const state = buildSimclrStepState(spec);
-    step = layersStep(state);
-    dispose = () => disposeSimclrStepState(state);
-  } else {
-    ({ step, dispose } = poolStepHere(backbone, spec));
-  }
+  const before = buildSimclrStepState(spec);
+  const now: { step: ProfiledStep; dispose(): void } = layers
+    ? { step: layersStep(before), dispose: () => {} }
+    : poolStepHere(backbone, spec);
+  const current = currentKernels();
+  const sets = baseline
+    ? [["baseline", BASELINE_KERNELS, layersStep(before)], ["current", current, now.step]] as const
+    : [["current", current, now.step]] as const;
   try {
-    for (let i = 0; i < 2; i++) {
-      const { value, grads } = tf.variableGrads(() => step.loss(), step.variables);
-      step.apply(grads);
-      tf.dispose(grads);
-      checkLoss(value);
+    const profiles = new Map<string, StepProfile[]>(sets.map(([name]) => [name, []]));
+    for (let i = -2; i < steps; i++) {
+      for (const [name, kernels, step] of sets) {
+        useKernels(kernels);
+        if (i < 0) {
+          const { value, grads } = tf.variableGrads(() => step.loss(), step.variables);
+          step.apply(grads);
+          tf.dispose(grads);
+          checkLoss(value);
+        } else profiles.get(name)!.push(await profileStep(step));
+      }
     }
-    const result = await profileStep(step);
-    logLine(formatProfile(result, top));
-    return result;
+    const result = medianProfile(profiles.get("current")!);
+    if (!baseline) {
+      logLine(formatProfile(result, top, steps));
+      return { steps, ...result };
+    }
+    const old = medianProfile(profiles.get("baseline")!);
+    logLine("== before issue 11: tfjs-layers step, kernels of tools/_baseline_kernels.ts");
+    logLine(formatProfile(old, top, steps));
+    logLine(`== now: ${layers ? "tfjs-layers" : "the pool's"} step, today's kernels`);
+    logLine(formatProfile(result, top, steps));
+    return { steps, ...result, baseline: old };
   } finally {
-    dispose();
+    useKernels(current);
+    now.dispose();
+    disposeSimclrStepState(before);
   }
 }
 

@@ -5,8 +5,8 @@
 //
 // B images of S px go through the network as 2B rows (two views), as in a training step; the
 // defaults (32 px, batch 64) are tools/bench.ts's. `--step` also times whole SimCLR training
-// steps (tools/_train_step.ts) with the kernels this replaced (stock Slice, dilated input
-// gradient, swapped filter gradient everywhere, stock Concat and Pack) and with today's, alternating step by step.
+// steps (tools/_train_step.ts) with the kernels of before issue 11 (tools/_baseline_kernels.ts)
+// and with today's, alternating step by step.
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../src/backend/backend.ts";
@@ -15,15 +15,13 @@ import {
   conv2dBackpropFilterBySwap,
 } from "../src/backend/kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInput } from "../src/backend/kernels/conv2d_backprop_input.ts";
-import { tensorKernel } from "../src/backend/kernels/tensor_kernel.ts";
+import { BASELINE_KERNELS, currentKernels, useKernels } from "./_baseline_kernels.ts";
 import { singleThreadStep } from "./_train_step.ts";
 
 tf.enableProdMode();
 await tf.setBackend("wasm");
 await tf.ready();
 const stockSlice = tf.getKernel(tf.Slice, "wasm")!;
-const stockConcat = tf.getKernel(tf.Concat, "wasm")!;
-const stockPack = tf.getKernel(tf.Pack, "wasm")!;
 await initBackend("wasm");
 const oursSlice = tf.getKernel(tf.Slice, "wasm")!;
 const backend = tf.backend();
@@ -165,41 +163,9 @@ console.log(
 padded.dispose();
 
 if (values.step) {
-  const before: tf.KernelConfig[] = [
-    stockSlice,
-    stockConcat,
-    stockPack,
-    {
-      kernelName: tf.Conv2DBackpropInput,
-      backendName: "wasm",
-      kernelFunc: tensorKernel(({ dy, filter }, attrs) =>
-        conv2dBackpropInput(
-          dy as tf.Tensor4D,
-          filter as tf.Tensor4D,
-          attrs as unknown as tf.Conv2DBackpropInputAttrs,
-          false,
-        )
-      ),
-    },
-    {
-      kernelName: tf.Conv2DBackpropFilter,
-      backendName: "wasm",
-      kernelFunc: tensorKernel(({ x, dy }, attrs) =>
-        conv2dBackpropFilterBySwap(
-          x as tf.Tensor4D,
-          dy as tf.Tensor4D,
-          attrs as unknown as tf.Conv2DBackpropFilterAttrs,
-        )
-      ),
-    },
-  ];
-  const after = before.map((k) => tf.getKernel(k.kernelName, "wasm")!);
-  const use = (configs: tf.KernelConfig[]) => {
-    for (const config of configs) {
-      tf.unregisterKernel(config.kernelName, "wasm");
-      tf.registerKernel(config);
-    }
-  };
+  const before = BASELINE_KERNELS;
+  const after = currentKernels();
+  const use = useKernels;
   const step = await singleThreadStep({
     config: { widths: [16, 32, 64, 128], blocks: [1, 1, 1, 1], inputSize: size },
     batch: rows / 2,

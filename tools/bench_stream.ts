@@ -27,7 +27,9 @@ import type { ClusterUpdateEvent } from "../src/stream/events.ts";
 import type { RoundConfig } from "../src/stream/round_config.ts";
 import { assignmentSchema, clusterUpdateSchema } from "../src/protocol/events.ts";
 import { parseJson } from "../src/protocol/parse.ts";
+import type { Bus } from "../src/transport/bus.ts";
 import { subjects } from "../src/transport/subjects.ts";
+import { probeBoard } from "./_board_probe.ts";
 import { logLine } from "../src/util/progress.ts";
 import { optionalNumber, printJson, runTask, selectBackend, UsageError } from "../tasks/_cli.ts";
 import type { DriverReply, DriverRequest, ImageSource } from "./_bench_stream_protocol.ts";
@@ -200,6 +202,11 @@ class Session {
     return this.#bus.transport;
   }
 
+  /** The bus the stream publishes on (after `connect`). */
+  get bus(): Bus {
+    return this.#bus!.bus;
+  }
+
   async start(
     config: ScanConfig,
     rounds: RoundConfig,
@@ -357,10 +364,19 @@ async function latencyRun(plan: Plan): Promise<Record<string, unknown>> {
     before = stream.trainer.steps;
     updatesBefore = session.updates.length;
     const steadyFrom = plan.atStart + plan.burst;
+    // The board on the stream's thread, asked for its page, snapshot and thumbnails meanwhile.
+    const probe = probeBoard(session.bus, session.name, stream, plan.config.clusters);
     const steady = await session.drop(steadyFrom, steadyCount, plan.rate);
     const drainMs = plan.quick ? 10_000 : 30_000;
     const keptUp = await session.waitFor(session.allAssigned(steadyFrom, steadyCount), drainMs);
     const end = now();
+    const boardTimes = await probe.stop();
+    const board = {
+      page: stats(boardTimes.page),
+      snapshot: stats(boardTimes.snapshot),
+      thumbnail: stats(boardTimes.thumbnail),
+      failed: boardTimes.failed,
+    };
     // An image still unassigned at the end counts with its wait so far: a lower bound.
     const latencies: number[] = [];
     const halves: number[][] = [[], []];
@@ -392,10 +408,12 @@ async function latencyRun(plan: Plan): Promise<Record<string, unknown>> {
       p50SecondHalfMs: stats(halves[1]).p50Ms,
       trainer: stepsSince(stream, before),
       updates: session.updates.length - updatesBefore,
+      board,
     };
     logLine(
       `bench: steady ${plan.rate}/s: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, ` +
-        `${unassigned} unassigned after the drain`,
+        `${unassigned} unassigned after the drain; board p99 page ${board.page.p99Ms} ms, ` +
+        `snapshot ${board.snapshot.p99Ms} ms, thumbnail ${board.thumbnail.p99Ms} ms`,
     );
     const summary = await session.close();
     return { transport, firstUpdate, latency, ingest, latencySummary: summary };

@@ -11,7 +11,10 @@
  * `scan.<p>.models` and in the state bucket, for the embed pool to load.
  *
  * Assignments go out as events (`scan.<p>.assignments`, one per image) and into the assignments
- * KV bucket, which cluster updates keep current for images that moved.
+ * KV bucket, which cluster updates keep current for images that moved. They and cluster updates
+ * are on the bus exactly once across restarts, whatever the gap (the publish ledger, as in the
+ * stream): a restart republishes what its checkpoint did not cover, and what is already stored
+ * is skipped.
  *
  * ```
  * images ─┐
@@ -43,6 +46,7 @@ import { publishEach } from "../../src/operators/publish_each.ts";
 import {
   type AssignmentEvent,
   type ClusterUpdateEvent,
+  type LabelEvent,
   encodeEvent,
 } from "../../src/stream/events.ts";
 import type { RoundConfig } from "../../src/stream/round_config.ts";
@@ -63,6 +67,7 @@ import {
   type EmbeddingMessage,
   type ImageMessage,
 } from "../../src/transport/stage_messages.ts";
+import { PublishLedger } from "../../src/transport/publish_ledger.ts";
 import { reportReplayGap } from "../../src/transport/replay_gap.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { concatFloat32 } from "../../src/util/concat.ts";
@@ -122,6 +127,10 @@ export async function runClusterWorker(
 ): Promise<ClusterSummary> {
   const { config, stateDir, labels } = options;
   const s = subjects(ctx.name);
+  // Exactly once on the bus across restarts, whatever the gap: what is already stored is skipped.
+  const ledger = await PublishLedger.open(ctx.bus, stateDir);
+  /** Ids assigned but not yet on the bus and in KV: saved as unassigned by a checkpoint. */
+  const unconfirmed = new Set<string>();
   const trainer = await StreamTrainer.open({
     config,
     rounds: options.rounds,
@@ -175,7 +184,8 @@ export async function runClusterWorker(
 
   const announce = async () => {
     const serving = trainer.serving;
-    await trainer.checkpoint(true);
+    await ledger.mark();
+    await trainer.checkpoint(true, unconfirmed);
     const prefix = await ctx.state.uploadCheckpoint(
       serving.round,
       join(stateDir, `models-${serving.round}`),
@@ -193,7 +203,7 @@ export async function runClusterWorker(
   };
 
   const publishAssignment = async (event: AssignmentEvent) => {
-    await ctx.bus.publish(s.assignments, encodeEvent(event), {
+    await ledger.bus.publish(s.assignments, encodeEvent(event), {
       headers: JSON_HEADERS,
       msgId: `assignment:${event.id}`,
     });
@@ -208,10 +218,17 @@ export async function runClusterWorker(
       } satisfies StoredAssignment,
     );
     clusterOf.set(event.id, event.cluster);
+    unconfirmed.delete(event.id);
     counts.assigned++;
   };
+  // The pseudo-labels self-labelling accepted, as the stream publishes them (once per round).
+  const publishLabels = (event: LabelEvent, round: number) =>
+    ledger.bus.publish(s.labels, encodeEvent(event), {
+      headers: JSON_HEADERS,
+      msgId: `labels:${round}`,
+    });
   const publishUpdate = async (event: ClusterUpdateEvent) => {
-    await ctx.bus.publish(s.clusters, encodeEvent(event), {
+    await ledger.bus.publish(s.clusters, encodeEvent(event), {
       headers: JSON_HEADERS,
       msgId: `clusters:${event.version}`,
     });
@@ -231,10 +248,15 @@ export async function runClusterWorker(
     }
     counts.updates++;
   };
-  const publishPending = () =>
-    lastValueFrom(from(trainer.assignPending()).pipe(publishEach(publishAssignment)), {
+  const publishPending = () => {
+    // All of them at once: a checkpoint taken while the first is published must not count the
+    // rest as published.
+    const events = trainer.assignPending();
+    for (const event of events) unconfirmed.add(event.id);
+    return lastValueFrom(from(events).pipe(publishEach(publishAssignment)), {
       defaultValue: undefined,
     });
+  };
 
   const toStored = (image: ImageMessage): StoredImage => ({
     id: image.id,
@@ -331,6 +353,7 @@ export async function runClusterWorker(
     await trainingRounds.run(async (report) => {
       ctx.log(describeRound(report));
       if (report.update !== null) await publishUpdate(report.update);
+      if (report.labels !== null) await publishLabels(report.labels, report.round);
       await publishPending();
       await announce();
       await writeSummary();
@@ -369,7 +392,8 @@ export async function runClusterWorker(
     if (failure === undefined) {
       await publishPending();
       await writeSummary();
-      await trainer.checkpoint(false);
+      await ledger.mark();
+      await trainer.checkpoint(false, unconfirmed);
     }
   } finally {
     await trainer.dispose();

@@ -4,6 +4,8 @@
  * runs well, and checked against the `cpu` backend in tests/backend/.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { batchMatMulConfig } from "./kernels/batch_mat_mul.ts";
+import { broadcastCompareConfigs } from "./kernels/broadcast_compare.ts";
 import { concatConfig, packConfig } from "./kernels/concat.ts";
 import { conv2dBackpropFilterConfig } from "./kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./kernels/conv2d_backprop_input.ts";
@@ -25,6 +27,8 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   sliceConfig,
   concatConfig,
   packConfig,
+  batchMatMulConfig,
+  ...broadcastCompareConfigs,
 ];
 
 /**

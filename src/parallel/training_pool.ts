@@ -318,8 +318,10 @@ export class TrainingPool {
     const [count, size] = batch.shape;
     const stride = size * size * 3;
     const chunks: ImageShard[] = [];
-    for (let start = 0; start < count; start += EMBED_CHUNK) {
-      const end = Math.min(count, start + EMBED_CHUNK);
+    // At least one chunk per worker, so a single batch is shared too.
+    const chunk = Math.max(1, Math.min(EMBED_CHUNK, Math.ceil(count / this.threads)));
+    for (let start = 0; start < count; start += chunk) {
+      const end = Math.min(count, start + chunk);
       chunks.push({
         pixels: batch.data.slice(start * stride, end * stride),
         count: end - start,

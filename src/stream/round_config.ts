@@ -24,6 +24,17 @@ export interface RoundConfig {
    * fixed number of steps could take minutes (later rounds keep training and re-clustering).
    */
   readonly warmupSeconds: number;
+  /**
+   * How much more probable the new model must find another cluster than an image's published
+   * one before the image moves (hysteresis): near-ties otherwise flip back and forth between
+   * updates while nothing arrives. 0 moves on any change of the argmax.
+   */
+  readonly moveMargin: number;
+  /**
+   * With no new image since the last update, an update moving fewer than this fraction of the
+   * store is not worth telling: it is dropped (its moves undone), not published.
+   */
+  readonly minMovedFraction: number;
   /** Images the store needs before SCAN starts: a few per cluster and more than K. */
   readonly minImages: number;
   /** SCAN steps in total before self-labelling starts (the heads must be confident first). */
@@ -46,6 +57,9 @@ export interface RoundConfig {
  * @throws {RangeError} when a value is not a non-negative integer (a positive one for
  *   `minImages` and `patience`), or `minImages` is not above K.
  */
+/** The fields that are not counts, and their largest value. */
+const FRACTIONAL = { warmupSeconds: Infinity, moveMargin: 1, minMovedFraction: 1 } as const;
+
 export function makeRoundConfig(
   config: ScanConfig,
   overrides: Partial<RoundConfig> = {},
@@ -57,6 +71,8 @@ export function makeRoundConfig(
     selflabelSteps: 4,
     warmupSteps: 100,
     warmupSeconds: 10,
+    moveMargin: 0.1,
+    minMovedFraction: 0.01,
     minImages: Math.max(5 * config.clusters, config.neighbours + 1),
     selflabelAfter: 240,
     exemplars: 5,
@@ -64,10 +80,11 @@ export function makeRoundConfig(
     ...overrides,
   };
   for (const [name, value] of Object.entries(rounds)) {
-    if (name === "warmupSeconds") {
-      if (!(typeof value === "number" && value >= 0)) {
+    if (name in FRACTIONAL) {
+      const most = FRACTIONAL[name as keyof typeof FRACTIONAL];
+      if (!(typeof value === "number" && value >= 0 && value <= most)) {
         throw new RangeError(
-          `Cannot build round config: warmupSeconds must be a number of at least 0, ` +
+          `Cannot build round config: ${name} must be a number from 0 to ${most}, ` +
             `current value is ${value}`,
         );
       }

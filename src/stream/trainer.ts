@@ -497,27 +497,37 @@ export class StreamTrainer {
     const permutation = alignClusters(previous, raw.clusters, clusters);
     const stable = applyAlignment(raw.clusters, permutation);
     this.#state.permutation = Array.from(permutation);
+    const confidence = Float32Array.from(raw.confidence);
+    settle(stable, confidence, previous, probabilities, permutation, this.rounds.moveMargin);
 
     // Moves are reported for published images; the others are assigned right after the round.
     const before = new Map<string, number>();
     const published = new Map<string, number>();
+    view.ids.forEach((id, i) => {
+      if (previous[i] < 0) return;
+      before.set(id, previous[i]);
+      published.set(id, stable[i]);
+    });
+    const diff = diffAssignments(before, published, clusters);
+    const first = this.#state.version === 0;
+    const arrived = view.n !== this.#state.updatedAt;
+    if (
+      !first && !arrived &&
+      diff.moved.length < Math.max(1, this.rounds.minMovedFraction * view.n)
+    ) {
+      // Nothing worth telling: the published clusters stay as they are.
+      this.#quiet++;
+      return null;
+    }
     const all = new Map<string, number>();
     const confidences = new Map<string, number>();
     view.ids.forEach((id, i) => {
       all.set(id, stable[i]);
-      confidences.set(id, raw.confidence[i]);
-      const previous = this.#assigned.get(id);
-      if (previous === undefined) return;
-      before.set(id, previous.cluster);
-      published.set(id, stable[i]);
-      this.#assigned.set(id, { cluster: stable[i], confidence: raw.confidence[i] });
+      confidences.set(id, confidence[i]);
+      if (previous[i] >= 0) {
+        this.#assigned.set(id, { cluster: stable[i], confidence: confidence[i] });
+      }
     });
-    const diff = diffAssignments(before, published, clusters);
-    const first = this.#state.version === 0;
-    if (!first && diff.moved.length === 0 && view.n === this.#state.updatedAt) {
-      this.#quiet++;
-      return null;
-    }
     this.#quiet = 0;
     this.#state.version++;
     this.#state.updatedAt = view.n;
@@ -626,4 +636,35 @@ async function loadIndex(
   const matches = index.k === k && index.size <= store.n &&
     Array.from({ length: index.size }, (_, i) => index.idOf(i) === ids[i]).every(Boolean);
   return matches ? index : undefined;
+}
+
+/**
+ * Hysteresis on the moves of published images: image i keeps its published cluster unless the
+ * new model finds its best cluster more probable than the published one by `margin`; its
+ * confidence is then that of the kept cluster. `stable` and `confidence` are updated in place.
+ *
+ * @param previous published stable cluster per image, -1 where none
+ * @param probabilities `[n, C]` in the head's own cluster ids
+ * @param permutation head cluster -> stable cluster id
+ */
+export function settle(
+  stable: Int32Array,
+  confidence: Float32Array,
+  previous: Int32Array,
+  probabilities: Float32Array,
+  permutation: ArrayLike<number>,
+  margin: number,
+): void {
+  const clusters = permutation.length;
+  const headOf = new Int32Array(clusters);
+  for (let h = 0; h < clusters; h++) headOf[permutation[h]] = h;
+  for (let i = 0; i < stable.length; i++) {
+    const kept = previous[i];
+    if (kept < 0 || kept === stable[i]) continue;
+    const keptProbability = probabilities[i * clusters + headOf[kept]];
+    if (confidence[i] - keptProbability < margin) {
+      stable[i] = kept;
+      confidence[i] = keptProbability;
+    }
+  }
 }

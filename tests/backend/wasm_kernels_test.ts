@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../../src/backend/backend.ts";
 import { registerWasmKernels, WASM_KERNELS } from "../../src/backend/register_wasm_kernels.ts";
+import { conv2dBackpropFilter } from "../../src/backend/kernels/conv2d_backprop_filter.ts";
 import { Random } from "../../src/util/random.ts";
 
 await initBackend("wasm");
@@ -147,11 +148,20 @@ Deno.test("registerWasmKernels() installs every kernel for wasm and is idempoten
   assert.deepEqual(
     WASM_KERNELS.map((k) => k.kernelName).sort(),
     [
+      "BatchMatMul",
       "Concat",
       "Conv2DBackpropFilter",
       "Conv2DBackpropInput",
       "Einsum",
+      "Equal",
+      "Greater",
+      "GreaterEqual",
+      "Less",
+      "LessEqual",
+      "LogicalAnd",
+      "LogicalOr",
       "Mean",
+      "NotEqual",
       "Pack",
       "Slice",
       "Sum",
@@ -432,6 +442,89 @@ Deno.test("Concat and Pack on wasm match cpu: any axis, rank and dtype, empty in
       for (const axis of [0, c.shapes[0].length, -1]) {
         await assertMatchesCpu(tf.Pack, inputs, { axis }, `stack ${label}, new axis ${axis}`);
       }
+    }
+  }
+});
+
+Deno.test("Conv2DBackpropFilter on wasm over batch chunks matches cpu, without leaks", async () => {
+  const cases: ConvCase[] = [
+    { x: [5, 6, 6, 3], filter: [3, 3, 3, 4], strides: 1, pad: "same" },
+    { x: [5, 8, 8, 3], filter: [3, 3, 3, 4], strides: 2, pad: "valid" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const x = normal(c.x, 1200 + i);
+    const dy = normal(convOutShape(c), 1210 + i);
+    const attrs = {
+      strides: c.strides,
+      pad: c.pad,
+      dataFormat: "NHWC",
+      filterShape: c.filter,
+    } as unknown as tf.Conv2DBackpropFilterAttrs;
+    const cpu = await runOn("cpu", tf.Conv2DBackpropFilter, { x, dy }, attrs as never);
+    const xt = tf.tensor4d(x.values, c.x);
+    const dyt = tf.tensor4d(dy.values, convOutShape(c));
+    const before = tf.memory().numTensors;
+    // Two images' worth of values per chunk: chunks of 2, 2 and 1.
+    const perImage = (xt.size + dyt.size) / c.x[0];
+    const chunked = conv2dBackpropFilter(xt, dyt, attrs, 2 * perImage);
+    assert.equal(tf.memory().numTensors, before + 1, `${describe(c)}: leaked tensors`);
+    assert.ok(relativeError(chunked.dataSync(), cpu.values) < 1e-4, describe(c));
+    tf.dispose([xt, dyt, chunked]);
+  }
+});
+
+Deno.test("BatchMatMul on wasm matches cpu with either operand transposed, batched", async () => {
+  const cases: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }[] = [
+    // NT-Xent's similarity and its gradient; a dense layer's gradients.
+    { a: [6, 4], b: [6, 4], transposeA: false, transposeB: true },
+    { a: [6, 6], b: [6, 4], transposeA: true, transposeB: false },
+    { a: [5, 3], b: [5, 4], transposeA: true, transposeB: false },
+    { a: [5, 3], b: [4, 3], transposeA: false, transposeB: true },
+    { a: [3, 5], b: [4, 3], transposeA: true, transposeB: true },
+    { a: [2, 3, 5], b: [2, 4, 3], transposeA: true, transposeB: true },
+    { a: [2, 5, 3], b: [1, 4, 3], transposeA: false, transposeB: true },
+    { a: [5, 3], b: [3, 4], transposeA: false, transposeB: false },
+  ];
+  for (const [i, c] of cases.entries()) {
+    await assertMatchesCpu(
+      tf.BatchMatMul,
+      { a: normal(c.a, 1300 + i), b: normal(c.b, 1310 + i) },
+      { transposeA: c.transposeA, transposeB: c.transposeB },
+      `matMul [${c.a}]${c.transposeA ? "^T" : ""} by [${c.b}]${c.transposeB ? "^T" : ""}`,
+    );
+  }
+});
+
+Deno.test("comparisons on wasm match cpu when their operands broadcast", async () => {
+  const pairs: [number[], number[]][] = [
+    // NT-Xent's max gradient: logits against their row maxima.
+    [[6, 6], [6, 1]],
+    [[1, 5], [4, 1]],
+    [[2, 3, 4], [4]],
+    [[3, 4], [3, 4]],
+    [[3, 4], []],
+  ];
+  const ops = [tf.Equal, tf.NotEqual, tf.Greater, tf.GreaterEqual, tf.Less, tf.LessEqual];
+  for (const [i, [aShape, bShape]] of pairs.entries()) {
+    // Rounded, so that equal values occur.
+    const round = (x: Inputs[string]) => ({ ...x, values: x.values.map((v) => Math.round(v)) });
+    const a = round(normal(aShape, 1400 + i));
+    const b = round(normal(bShape, 1410 + i));
+    for (const op of ops) {
+      await assertMatchesCpu(op, { a, b }, {}, `${op} [${aShape}] with [${bShape}]`);
+    }
+    const bool = (x: Inputs[string]) => ({
+      ...x,
+      dtype: "bool" as const,
+      values: x.values.map((v) => (v > 0 ? 1 : 0)),
+    });
+    for (const op of [tf.LogicalAnd, tf.LogicalOr]) {
+      await assertMatchesCpu(
+        op,
+        { a: bool(a), b: bool(b) },
+        {},
+        `${op} [${aShape}] with [${bShape}]`,
+      );
     }
   }
 });

@@ -239,7 +239,10 @@ natsTest(
         JSON.parse(l)
       );
       assert.equal(good.path, join(SHAPES, names[0]));
-      assert.ok(Number.isInteger(good.cluster) && good.cluster >= 0 && good.cluster < 6);
+      assert.ok(
+        Number.isInteger(good.cluster) && good.cluster >= 0 && good.cluster < 6,
+        JSON.stringify(good),
+      );
       assert.ok(good.confidence > 0 && good.confidence <= 1);
       assert.ok(good.modelVersion >= 1, JSON.stringify(good));
       assert.match(notImage.error, /Cannot classify/);

@@ -33,3 +33,27 @@ natsTest(
     assert.ok(figures.peakRssMiB >= figures.baselineRssMiB);
   },
 );
+
+natsTest(
+  "soak task --hostile - forged messages, hostile files, two nats-server restarts and a SIGKILL of the stream: nothing lost, duplicated or crashed",
+  async () => {
+    const result = await runTaskScript("soak", [
+      ...["--images", "100", "--after", "20", "--rate", "20", "--hostile"],
+      ...["--kill-gap-s", "1", "--timeout-s", "240"],
+    ]);
+    assert.equal(result.code, 0, result.stderr.slice(-3000));
+    const figures = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
+    assert.equal(figures.lost, 0);
+    assert.equal(figures.duplicated, 0);
+    assert.equal(figures.crashes, 0);
+    const hostile = figures.hostile;
+    assert.equal(hostile.natsRestarts, 2);
+    assert.equal(hostile.streamKills, 1);
+    assert.equal(hostile.streamStarts, 2);
+    assert.equal(hostile.hostileFiles, 16);
+    assert.equal(hostile.onBus.distinctImages, 120);
+    assert.equal(hostile.onBus.assignments, 120, "each image's assignment once on the bus");
+    assert.equal(hostile.onBus.refusalsDuplicated, 0);
+    assert.equal(hostile.boardAssigned, 120);
+  },
+);

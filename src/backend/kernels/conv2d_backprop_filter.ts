@@ -111,13 +111,44 @@ export function conv2dBackpropFilterPointwise(
   });
 }
 
-/** The filter gradient: {@link conv2dBackpropFilterPointwise} where it applies, else swapped. */
+/**
+ * Values of x and dy per swapped convolution: about 2 MB, so that the convolution's two large
+ * operands stay in cache while XNNPACK reads them once per block of outputs (the swapped
+ * convolution has few outputs and a long reduction). Chunking the batch cut the largest filter
+ * gradient of resnet-small (32 px, 128 rows) from 54 to 40 ms; smaller ones fit already.
+ */
+const CHUNK_VALUES = 1 << 19;
+
+/**
+ * The filter gradient: {@link conv2dBackpropFilterPointwise} where it applies, else the swapped
+ * convolution, over chunks of the batch whose gradients add up (the sum over b splits).
+ *
+ * @param chunkValues values of x and dy per chunk (tests make it small)
+ */
 export function conv2dBackpropFilter(
   x: tf.Tensor4D,
   dy: tf.Tensor4D,
   attrs: tf.Conv2DBackpropFilterAttrs,
+  chunkValues = CHUNK_VALUES,
 ): tf.Tensor4D {
-  return conv2dBackpropFilterPointwise(x, dy, attrs) ?? conv2dBackpropFilterBySwap(x, dy, attrs);
+  const pointwise = conv2dBackpropFilterPointwise(x, dy, attrs);
+  if (pointwise !== null) return pointwise;
+  const batch = x.shape[0];
+  const perImage = (x.size + dy.size) / batch;
+  const chunk = Math.max(1, Math.floor(chunkValues / perImage));
+  if (chunk >= batch) return conv2dBackpropFilterBySwap(x, dy, attrs);
+  return tf.tidy(() => {
+    const parts: tf.Tensor4D[] = [];
+    for (let start = 0; start < batch; start += chunk) {
+      const size = Math.min(chunk, batch - start);
+      parts.push(conv2dBackpropFilterBySwap(
+        tf.slice(x, [start, 0, 0, 0], [size, -1, -1, -1]),
+        tf.slice(dy, [start, 0, 0, 0], [size, -1, -1, -1]),
+        attrs,
+      ));
+    }
+    return tf.addN(parts);
+  });
 }
 
 /** Kernel config registering {@link conv2dBackpropFilter} for the wasm backend. */

@@ -1,10 +1,11 @@
 /**
- * `Conv2DBackpropInput` as forward convolutions, replacing the wasm backend's direct loop
- * (about 12x slower than the forward convolution it differentiates): one convolution at stride
- * 1, one per input phase when strided.
+ * `Conv2DBackpropInput` for the wasm backend, replacing its direct loop (about 12x slower than
+ * the forward convolution it differentiates): one forward convolution at stride 1; one matrix
+ * product and a scatter when strided.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { type ConvWindow, convWindow, cropToWindow, windowPadding } from "./conv_window.ts";
+import { convWindow, cropToWindow, windowPadding } from "./conv_window.ts";
+import { heapOf, type WasmBackendInternals } from "./heap.ts";
 import { tensorKernel } from "./tensor_kernel.ts";
 
 /**
@@ -16,15 +17,15 @@ import { tensorKernel } from "./tensor_kernel.ts";
  *
  * @param dy gradient of the convolution's output, [B, OH, OW, Co] (or [B, Co, OH, OW] for NCHW)
  * @param filter the convolution's filter, [FH, FW, Ci, Co]
- * @param phases split a strided gradient into phases ({@link byPhases}) where it can; false
- *   only to measure the dilated form against it (tools/bench_kernels.ts)
+ * @param columns a strided gradient by {@link byColumns}; false only to measure the dilated form
+ *   against it (tools/bench_kernels.ts)
  * @returns the input gradient, `attrs.inputShape` = [B, H, W, Ci] (or [B, Ci, H, W] for NCHW)
  */
 export function conv2dBackpropInput(
   dy: tf.Tensor4D,
   filter: tf.Tensor4D,
   attrs: tf.Conv2DBackpropInputAttrs,
-  phases = true,
+  columns = true,
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const channelsFirst = attrs.dataFormat === "NCHW";
@@ -44,8 +45,10 @@ export function conv2dBackpropInput(
       "channelsLast",
     );
     const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
-    const phased = phases ? byPhases(gradient, filter, inputShape, info) : null;
-    if (phased !== null) return channelsFirst ? tf.transpose(phased, [0, 3, 1, 2]) : phased;
+    if (columns && (strideHeight > 1 || strideWidth > 1)) {
+      const dx = byColumns(gradient, filter, inputShape, info);
+      return channelsFirst ? tf.transpose(dx, [0, 3, 1, 2]) : dx;
+    }
     const dilated = dilate(gradient, strideHeight, strideWidth);
     const rows = convWindow(
       dilated.shape[1],
@@ -70,85 +73,57 @@ export function conv2dBackpropInput(
 }
 
 /**
- * The strided input gradient as one stride-1 convolution per phase of the input: the input rows
- * h = s*i + a (for each a < s) see only the filter rows kh = (a + padTop) mod s, + s, + 2s...,
- * so each phase is dy convolved with that sub-filter, and the phases are interleaved. The
- * dilated form below spends s*s times the work multiplying inserted zeros (4x for the backbone's
- * stride 2). Null (the dilated form then) when a spatial size is not a multiple of its stride, or
- * when some phase sees no tap (a 1x1 at stride 2: three of its four phases are zeros, and
- * stacking them costs more than the 1x1 convolution of the dilated form; measured in
- * tools/bench_kernels.ts).
+ * The input gradient as one matrix product and a scatter: columns [P, FH*FW*Ci] = dy [P, Co]
+ * times the filter as [Co, FH*FW*Ci], then each column block added into dx where its tap reads
+ * (col2im, a loop over the heap). No multiplication by an inserted zero, unlike the dilated
+ * form (4x the work at stride 2), and XNNPACK repacks only the small filter. The scatter is
+ * plain JavaScript, one pass over the P * FH*FW*Ci columns: cheap when strided (P is a quarter
+ * of dx's positions at stride 2), too slow at stride 1, where the single convolution is used.
+ * Also tried: one stride-1 convolution per input phase, interleaved by stacks (the phases
+ * see disjoint taps): better than the dilated form, worse than this (BENCHMARKS.md).
  *
  * @param dy [B, OH, OW, Co]
  * @param filter [FH, FW, Ci, Co]
  * @returns [B, H, W, Ci]
  */
-function byPhases(
+function byColumns(
   dy: tf.Tensor4D,
   filter: tf.Tensor4D,
   inputShape: [number, number, number, number],
   info: tf.backend_util.Conv2DInfo,
-): tf.Tensor4D | null {
-  const { strideHeight, strideWidth } = info;
-  const [batch, height, width, inChannels] = inputShape;
-  if (strideHeight === 1 && strideWidth === 1) return null;
-  if (height % strideHeight !== 0 || width % strideWidth !== 0) return null;
-  const rows = Array.from(
-    { length: strideHeight },
-    (_, a) => phaseAxis(a, strideHeight, info.filterHeight, info.padInfo.top, dy.shape[1], height),
+): tf.Tensor4D {
+  const [batch, outHeight, outWidth, outChannels] = dy.shape;
+  const [filterHeight, filterWidth, inChannels] = filter.shape;
+  const taps = filterHeight * filterWidth * inChannels;
+  const columns = tf.matMul(
+    tf.reshape(dy, [batch * outHeight * outWidth, outChannels]),
+    tf.transpose(tf.reshape(filter, [taps, outChannels])),
   );
-  const cols = Array.from(
-    { length: strideWidth },
-    (_, c) => phaseAxis(c, strideWidth, info.filterWidth, info.padInfo.left, dy.shape[2], width),
-  );
-  if (!rows.every(isPhase) || !cols.every(isPhase)) return null;
-  const phaseRows = rows.map((row) => {
-    const phases = cols.map((col) => {
-      const subFilter = tf.gather(tf.gather(filter, row.taps, 0), col.taps, 1);
-      return tf.conv2d(
-        cropToWindow(dy, row.window, col.window),
-        tf.transpose(subFilter, [0, 1, 3, 2]) as tf.Tensor4D,
-        1,
-        windowPadding(row.window, col.window),
-      );
-    });
-    // [B, H/s, W/s, s, Ci] is [B, H/s, W, Ci] with the column phases interleaved.
-    const rowShape = [batch, height / strideHeight, width, inChannels];
-    return phases.length === 1 ? phases[0] : tf.reshape(tf.stack(phases, 3), rowShape);
-  });
-  return (phaseRows.length === 1
-    ? phaseRows[0]
-    : tf.reshape(tf.stack(phaseRows, 2), [batch, height, width, inChannels])) as tf.Tensor4D;
-}
-
-type PhaseAxis = { taps: number[]; window: ConvWindow };
-
-function isPhase(phase: PhaseAxis | null): phase is PhaseAxis {
-  return phase !== null;
-}
-
-/**
- * One phase a of one spatial axis: the filter taps it sees, nearest-last so that a stride-1
- * convolution applies them flipped, and the window of dy it reads; null when no tap reaches it.
- */
-function phaseAxis(
-  phase: number,
-  stride: number,
-  filterSize: number,
-  padBefore: number,
-  outLength: number,
-  inLength: number,
-): PhaseAxis | null {
-  const first = (phase + padBefore) % stride;
-  if (first >= filterSize) return null;
-  const count = Math.ceil((filterSize - first) / stride);
-  // Phase output i reads dy[i + shift - (count - 1) + t] with tap first + (count - 1 - t) * stride.
-  const shift = (phase + padBefore - first) / stride;
-  const taps = Array.from({ length: count }, (_, t) => first + (count - 1 - t) * stride);
-  const before = count - 1 - shift;
-  const needed = inLength / stride + count - 1;
-  if (Math.min(outLength, needed - before) <= Math.max(0, -before)) return null;
-  return { taps, window: convWindow(outLength, before, needed) };
+  const backend = tf.backend() as unknown as WasmBackendInternals;
+  const out = backend.makeOutput(inputShape, "float32");
+  const heap = heapOf(backend.wasm.HEAPU8.buffer, "float32");
+  const [, height, width] = inputShape;
+  const dx = backend.dataIdMap.get(out.dataId).memoryOffset / 4;
+  let from = backend.dataIdMap.get(columns.dataId).memoryOffset / 4;
+  heap.fill(0, dx, dx + batch * height * width * inChannels);
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  for (let b = 0; b < batch; b++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        for (let kh = 0; kh < filterHeight; kh++) {
+          const h = oh * sh + kh - top;
+          for (let kw = 0; kw < filterWidth; kw++, from += inChannels) {
+            const w = ow * sw + kw - left;
+            if (h < 0 || h >= height || w < 0 || w >= width) continue;
+            const to = dx + ((b * height + h) * width + w) * inChannels;
+            for (let c = 0; c < inChannels; c++) heap[to + c] += heap[from + c];
+          }
+        }
+      }
+    }
+  }
+  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor4D;
 }
 
 /**

@@ -1,0 +1,64 @@
+/**
+ * The wasm kernels as they were before issue 11's work on them, to measure today's against in
+ * one process (the machine is shared: separate runs minutes apart differ by 2x). Stock Slice,
+ * Concat, Pack, BatchMatMul and broadcasting comparisons; the input gradient as one
+ * convolution of a zero-dilated dy; the filter gradient as one swapped convolution, unchunked,
+ * 1x1 included.
+ *
+ * Import this before the backend is initialised: the stock kernels are captured when this
+ * module is evaluated, before registerWasmKernels replaces them.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-wasm";
+import { BROADCAST_COMPARE_KERNELS } from "../src/backend/kernels/broadcast_compare.ts";
+import { conv2dBackpropFilterBySwap } from "../src/backend/kernels/conv2d_backprop_filter.ts";
+import { conv2dBackpropInput } from "../src/backend/kernels/conv2d_backprop_input.ts";
+import { tensorKernel } from "../src/backend/kernels/tensor_kernel.ts";
+
+const stock = [tf.Slice, tf.Concat, tf.Pack, tf.BatchMatMul, ...BROADCAST_COMPARE_KERNELS].map((
+  name,
+) => {
+  const config = tf.getKernel(name, "wasm");
+  if (config == null) throw new Error(`Cannot capture the stock wasm ${name}: not registered`);
+  return config;
+});
+
+export const BASELINE_KERNELS: readonly tf.KernelConfig[] = [
+  ...stock,
+  {
+    kernelName: tf.Conv2DBackpropInput,
+    backendName: "wasm",
+    kernelFunc: tensorKernel(({ dy, filter }, attrs) =>
+      conv2dBackpropInput(
+        dy as tf.Tensor4D,
+        filter as tf.Tensor4D,
+        attrs as unknown as tf.Conv2DBackpropInputAttrs,
+        false,
+      )
+    ),
+  },
+  {
+    kernelName: tf.Conv2DBackpropFilter,
+    backendName: "wasm",
+    kernelFunc: tensorKernel(({ x, dy }, attrs) =>
+      conv2dBackpropFilterBySwap(
+        x as tf.Tensor4D,
+        dy as tf.Tensor4D,
+        attrs as unknown as tf.Conv2DBackpropFilterAttrs,
+      )
+    ),
+  },
+];
+
+/** The registered wasm kernels of the same names as {@link BASELINE_KERNELS}: today's. */
+export function currentKernels(): tf.KernelConfig[] {
+  return BASELINE_KERNELS.map((config) => tf.getKernel(config.kernelName, "wasm")!);
+}
+
+/** Register `configs` for wasm in place of the kernels of the same names. */
+export function useKernels(configs: readonly tf.KernelConfig[]): void {
+  for (const config of configs) {
+    tf.unregisterKernel(config.kernelName, "wasm");
+    tf.registerKernel(config);
+  }
+}
