@@ -46,8 +46,8 @@ import { publishEach } from "../../src/operators/publish_each.ts";
 import {
   type AssignmentEvent,
   type ClusterUpdateEvent,
-  type LabelEvent,
   encodeEvent,
+  type LabelEvent,
 } from "../../src/stream/events.ts";
 import type { RoundConfig } from "../../src/stream/round_config.ts";
 import type { StoredImage } from "../../src/stream/store.ts";

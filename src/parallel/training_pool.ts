@@ -12,6 +12,7 @@ import { type BackendName, ensureBackendAvailable } from "../backend/backend.ts"
 import type { ScanConfig } from "../config.ts";
 import type { WeakOptions } from "../augment/options.ts";
 import type { ImageBatch } from "../data/dataset.ts";
+import { StreamModels } from "../stream/stream_models.ts";
 import { concatFloat32 } from "../util/concat.ts";
 import { collectiveBuffers } from "./collective.ts";
 import type { Neighbours } from "../mining/knn.ts";
@@ -425,17 +426,22 @@ export function split(batch: ImageBatch, parts: number): ImageShard[] {
   return shards;
 }
 
-/** Floats in every network; the heads counted from the config when not given. */
+/**
+ * Floats in every network. A network left out of `weights` keeps its seeded initialisation in
+ * the workers: it is built here too, only to be counted.
+ */
 function totalFloats(weights: Partial<NetworkWeights>, config: ScanConfig): number {
-  let n = 0;
-  for (
-    const w of [...weights.backbone ?? [], ...weights.projection ?? [], ...weights.heads ?? []]
-  ) {
-    n += w.length;
+  const count = (ws: readonly Float32Array[]) => ws.reduce((n, w) => n + w.length, 0);
+  const { backbone, projection, heads } = weights;
+  if (backbone !== undefined && projection !== undefined && heads !== undefined) {
+    return count(backbone) + count(projection) + count(heads);
   }
-  if (weights.heads === undefined) {
-    const features = weights.backbone?.at(-1)?.length ?? 512;
-    n += config.heads * config.clusters * (features + 1);
+  const built = StreamModels.build(config);
+  try {
+    const all = built.backbone.countParams() + built.projection.countParams() +
+      built.heads.countParams();
+    return all;
+  } finally {
+    built.dispose();
   }
-  return n;
 }

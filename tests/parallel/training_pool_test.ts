@@ -183,3 +183,24 @@ Deno.test("split: whole images, sizes differing by at most one, in order", () =>
   );
   assert.throws(() => split(batch, 6), /at least one/);
 });
+
+Deno.test("training pool: networks left out keep their seeded initialisation, on 2 workers too", async () => {
+  await initBackend("wasm");
+  const config = tinyConfig();
+  const pool = await TrainingPool.open({ threads: 2, backend: "wasm", config, weights: {} });
+  try {
+    const { loss } = await pool.pretextStep(randomBatch(6, config.inputSize, 5), STEP);
+    assert.ok(Number.isFinite(loss));
+    const models = StreamModels.build(config);
+    const seeded = readWeights(models);
+    models.dispose();
+    const weights = await pool.weights();
+    assert.deepEqual(
+      weights.heads,
+      seeded.heads,
+      "the heads were not trained: still the seeded ones",
+    );
+  } finally {
+    await pool.close();
+  }
+});
