@@ -135,7 +135,7 @@ export async function runEmbedWorker(
     limits: { maxBytes: CLASSIFY_MAX_BYTES },
   });
   const responder = ctx.bus.reply(s.classify, async (msg): Promise<Reply> => {
-    const reply = await classifyBytes(msg.payload, config, served, requests);
+    const reply = await classifyBytes(msg.payload, config, () => served, requests);
     counts.classified++;
     return { payload: encodeEvent(reply), headers: JSON_HEADERS };
   }, { queue: "classify" });
@@ -232,7 +232,7 @@ async function embedBatch(
 async function classifyBytes(
   bytes: Uint8Array,
   config: ScanConfig,
-  served: Served | undefined,
+  current: () => Served | undefined,
   requests: RequestDecoder,
 ): Promise<ClassifyReply> {
   if (bytes.byteLength > CLASSIFY_MAX_BYTES) {
@@ -241,15 +241,19 @@ async function classifyBytes(
         `${bytes.byteLength}`,
     );
   }
-  if (served === undefined || served.announcement.modelVersion === 0) {
-    throw new Error("Cannot classify: there is no clustering yet, current model version is 0");
-  }
+  const noClustering = () =>
+    new Error("Cannot classify: there is no clustering yet, current model version is 0");
+  if ((current()?.announcement.modelVersion ?? 0) === 0) throw noClustering();
   let pixels: Uint8Array;
   try {
     pixels = (await requests.decode(bytes)).pixels;
   } catch (error) {
     throw new Error(`Cannot classify: ${(error as Error).message}`);
   }
+  // The checkpoint served now: a newer one may have replaced (and disposed) the one served when
+  // the request came, while it was decoded.
+  const served = current();
+  if (served === undefined || served.announcement.modelVersion === 0) throw noClustering();
   const size = config.inputSize;
   const dataset: Dataset = {
     n: 1,

@@ -22,6 +22,9 @@ export function smallStreamSettings(minImages = 24): { config: ScanConfig; round
     warmupSteps: 2,
     minImages,
     selflabelAfter: 4,
+    // Tests of the pipeline wait for updates on a fixed folder: no hysteresis holding them back
+    // (settling has its own tests).
+    moveMargin: 0,
   });
   return { config, rounds };
 }
