@@ -71,6 +71,12 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/**
+ * The longest a request may wait for its worker's answer: far beyond any step or pass here (a
+ * SimCLR step of resnet-small at batch 512 takes about a second a core).
+ */
+const REPLY_TIMEOUT_MS = 10 * 60_000;
+
 /** Images per inference request to one worker: bounds the memory of a pass over a large store. */
 const EMBED_CHUNK = 512;
 
@@ -374,7 +380,25 @@ export class TrainingPool {
     if (this.#broken) return Promise.reject(this.#broken);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      // A worker that never answers (lost, or stuck) fails the pool instead of hanging its user.
+      const watchdog = setTimeout(() => {
+        this.#fail(
+          new Error(
+            `A training worker did not answer: worker ${rank}, request ${request.type}, ` +
+              `after ${REPLY_TIMEOUT_MS / 1000} s`,
+          ),
+        );
+      }, REPLY_TIMEOUT_MS);
+      this.#pending.set(id, {
+        resolve: (result) => {
+          clearTimeout(watchdog);
+          resolve(result);
+        },
+        reject: (error) => {
+          clearTimeout(watchdog);
+          reject(error);
+        },
+      });
       this.#workers[rank].postMessage({ id, request });
     });
   }
