@@ -13,7 +13,7 @@
 export interface CollectiveBuffers {
   /** Barrier state: [arrived, generation]. */
   readonly control: SharedArrayBuffer;
-  /** One slot of `slotFloats` float32 per worker. */
+  /** Two banks of one slot of `slotFloats` float32 per worker (see `sharedCollective`). */
   readonly slots: SharedArrayBuffer;
   readonly slotFloats: number;
   readonly size: number;
@@ -31,7 +31,7 @@ export function collectiveBuffers(size: number, slotFloats: number): CollectiveB
   }
   return {
     control: new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT),
-    slots: new SharedArrayBuffer(size * slotFloats * Float32Array.BYTES_PER_ELEMENT),
+    slots: new SharedArrayBuffer(2 * size * slotFloats * Float32Array.BYTES_PER_ELEMENT),
     slotFloats,
     size,
   };
@@ -60,14 +60,23 @@ export const SOLO: Collective = {
   barrier: () => {},
 };
 
-/** The collective of worker `rank` over `buffers`. */
+/**
+ * The collective of worker `rank` over `buffers`. Exchanges alternate between two banks of
+ * slots, so each needs one barrier, not two: a worker writes bank b for exchange k + 2 only after
+ * the barrier of exchange k + 1, which every worker reaches after reading bank b for exchange k.
+ * A step meets its peers some 30 times (batch norm's statistics and gradients, the gathered
+ * projections, the gradients), and every meeting waits for the slowest.
+ */
 export function sharedCollective(buffers: CollectiveBuffers, rank: number): Collective {
   const { size, slotFloats } = buffers;
   if (size === 1) return SOLO;
   const control = new Int32Array(buffers.control);
   const slots = new Float32Array(buffers.slots);
-  const slot = (r: number, length: number) =>
-    slots.subarray(r * slotFloats, r * slotFloats + length);
+  let bank = 0;
+  const slot = (r: number, length: number) => {
+    const start = (bank * size + r) * slotFloats;
+    return slots.subarray(start, start + length);
+  };
 
   /** Sense-reversing barrier: the last to arrive opens the next generation and wakes the rest. */
   const barrier = () => {
@@ -104,8 +113,7 @@ export function sharedCollective(buffers: CollectiveBuffers, rank: number): Coll
         const other = slot(r, local.length);
         for (let i = 0; i < sum.length; i++) sum[i] += other[i];
       }
-      // Nobody may overwrite a slot before everyone has read it.
-      barrier();
+      bank ^= 1;
       return sum;
     },
     allGather(local) {
@@ -116,7 +124,7 @@ export function sharedCollective(buffers: CollectiveBuffers, rank: number): Coll
       publish(local);
       const out: Float32Array[] = [];
       for (let r = 0; r < size; r++) out.push(slot(r, all[r]).slice());
-      barrier();
+      bank ^= 1;
       return out;
     },
   };
