@@ -34,7 +34,6 @@ import type { BackendName } from "../backend/backend.ts";
 import { readWeights, writeWeights } from "../parallel/network_weights.ts";
 import { defaultThreads } from "../parallel/threads.ts";
 import { TrainingPool } from "../parallel/training_pool.ts";
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../util/atomic_write.ts";
 import { concatFloat32, takeRows } from "../util/concat.ts";
 import { alignClusters, applyAlignment } from "./align_clusters.ts";
 import {
@@ -51,41 +50,20 @@ import {
 import { type RoundMemory, trainRound, warm } from "./round.ts";
 import type { RoundConfig } from "./round_config.ts";
 import { ImageStore, type StoredImage } from "./store.ts";
+import {
+  loadIndex,
+  openTrainerState,
+  saveCheckpoint,
+  STATE_FILES,
+  type TrainerState,
+} from "./trainer_state.ts";
 import { RefusedPaths } from "./refused_paths.ts";
-import { trainerStateSchema } from "../protocol/disk_state.ts";
 import { StreamModels } from "./stream_models.ts";
-
-/** File names inside a state directory. */
-export const STATE_FILES = Object.freeze({
-  state: "state.json",
-  store: "store",
-  index: "neighbours.bin",
-});
 
 /** The published assignment of one image: stable cluster id and its confidence. */
 interface Assigned {
   cluster: number;
   confidence: number;
-}
-
-/** `state.json`: everything a restart needs besides the store, the index and the networks. */
-interface TrainerState {
-  format: 1;
-  /** The settings that shape the networks and the data; a restart must use the same. */
-  shape: Pick<ScanConfig, "backbone" | "inputSize" | "clusters" | "heads" | "neighbours">;
-  /** Directory (in the state directory) of the networks of the last round; null before one. */
-  models: string | null;
-  version: number;
-  head: number;
-  /** Head cluster -> stable cluster id. */
-  permutation: number[];
-  steps: { rounds: number; pretext: number; scan: number; selflabel: number };
-  /** Images in the store at the last cluster update. */
-  updatedAt: number;
-  /** Published assignments: [id, stable cluster, confidence]. */
-  assignments: [string, number, number][];
-  /** Paths whose refusal was published. */
-  refused: string[];
 }
 
 /** What a round did, for progress lines. */
@@ -203,36 +181,7 @@ export class StreamTrainer {
    */
   static async open(options: TrainerOptions): Promise<StreamTrainer> {
     const { config, stateDir } = options;
-    const shape = {
-      backbone: config.backbone,
-      inputSize: config.inputSize,
-      clusters: config.clusters,
-      heads: config.heads,
-      neighbours: config.neighbours,
-    };
-    const saved = stateDir === undefined
-      ? undefined
-      : await readJsonIfExists(join(stateDir, STATE_FILES.state), trainerStateSchema());
-    if (saved !== undefined && JSON.stringify(saved.shape) !== JSON.stringify(shape)) {
-      throw new Error(
-        `Cannot resume the stream from ${stateDir}: it was made with ${
-          JSON.stringify(saved.shape)
-        }, and this run asks for ${JSON.stringify(shape)}; use another --state directory or ` +
-          "the same settings",
-      );
-    }
-    const state: TrainerState = saved ?? {
-      format: 1,
-      shape,
-      models: null,
-      version: 0,
-      head: 0,
-      permutation: Array.from({ length: config.clusters }, (_, c) => c),
-      steps: { rounds: 0, pretext: 0, scan: 0, selflabel: 0 },
-      updatedAt: 0,
-      assignments: [],
-      refused: [],
-    };
+    const state = await openTrainerState(stateDir, config);
     const load = () =>
       state.models === null
         ? Promise.resolve(StreamModels.build(config))
@@ -561,7 +510,6 @@ export class StreamTrainer {
   async #checkpoint(models: boolean, unconfirmed?: ReadonlySet<string>): Promise<void> {
     const dir = this.stateDir;
     if (dir === undefined) return;
-    await Deno.mkdir(dir, { recursive: true });
     // What state.json will say is captured now, in one synchronous section, so the index and the
     // published assignments never name an image the store has not saved: the store only grows.
     const state: TrainerState = {
@@ -571,27 +519,14 @@ export class StreamTrainer {
         .map(([id, a]) => [id, a.cluster, a.confidence]),
       refused: [...this.#refused],
     };
-    const index = this.#index.toBytes();
-    if (models) {
+    await saveCheckpoint(dir, state, {
+      index: this.#index.toBytes(),
+      store: this.store,
       // The serving networks only change at the end of a round, and the next round waits for
       // this checkpoint, so they are those of the captured state throughout the save.
-      const name = `models-${state.steps.rounds}`;
-      const temp = join(dir, `${name}.tmp`);
-      await Deno.remove(temp, { recursive: true }).catch(() => {});
-      await this.#serving.save(temp);
-      await Deno.remove(join(dir, name), { recursive: true }).catch(() => {});
-      await Deno.rename(temp, join(dir, name));
-      state.models = name;
-      this.#state.models = name;
-    }
-    await this.store.save(join(dir, STATE_FILES.store));
-    await writeFileAtomic(join(dir, STATE_FILES.index), index);
-    await writeJsonAtomic(join(dir, STATE_FILES.state), state);
-    for await (const entry of Deno.readDir(dir)) {
-      if (entry.isDirectory && entry.name.startsWith("models-") && entry.name !== state.models) {
-        await Deno.remove(join(dir, entry.name), { recursive: true });
-      }
-    }
+      serving: models ? this.#serving : undefined,
+    });
+    this.#state.models = state.models;
   }
 
   /** Wait for running checkpoints, then free the networks and optimisers. */
@@ -615,27 +550,6 @@ function metricsOf(
   // NMI and ARI can fall a rounding error outside their range.
   const clamp = (x: number, lo: number) => Math.min(1, Math.max(lo, x));
   return { accuracy, nmi: clamp(nmi, 0), ari: clamp(ari, -1) };
-}
-
-/** The index saved beside `store`, when it matches the store's first images; else undefined. */
-async function loadIndex(
-  stateDir: string | undefined,
-  store: ImageStore,
-  k: number,
-): Promise<NeighbourIndex | undefined> {
-  if (stateDir === undefined) return undefined;
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(join(stateDir, STATE_FILES.index));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  const index = NeighbourIndex.fromBytes(bytes);
-  const ids = store.view().ids;
-  const matches = index.k === k && index.size <= store.n &&
-    Array.from({ length: index.size }, (_, i) => index.idOf(i) === ids[i]).every(Boolean);
-  return matches ? index : undefined;
 }
 
 /**
@@ -668,3 +582,5 @@ export function settle(
     }
   }
 }
+
+export { STATE_FILES } from "./trainer_state.ts";
