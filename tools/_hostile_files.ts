@@ -22,7 +22,7 @@ function findMarker(bytes: Uint8Array, marker: number): number {
 /**
  * A real 8x8 JPEG whose frame header declares `side` x `side`, hidden behind `FF 00` and a
  * "length" spanning the whole real image, with a decoy 8x8 frame header after it (finding 2;
- * the same file as tests/image/jpeg_resync_test.ts builds).
+ * tests/image/jpeg_resync_test.ts tests the header check with it).
  */
 export function lyingJpeg(side: number): Uint8Array {
   const real = encodeJpeg({
@@ -39,6 +39,9 @@ export function lyingJpeg(side: number): Uint8Array {
   const body = real.subarray(2);
   const decoy = [0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11, 0x00];
   const length = body.length + 2;
+  if ((length >> 8) === 0xff || (length & 0xff) === 0xff) {
+    throw new Error(`Cannot craft the JPEG: its length ${length} would read as a marker`);
+  }
   return new Uint8Array([0xff, 0xd8, 0xff, 0x00, length >> 8, length & 0xff, ...body, ...decoy]);
 }
 
