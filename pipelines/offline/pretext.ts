@@ -5,12 +5,11 @@
  * the first epoch not done. Also the paper's baseline: k-means on these features.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type * as tfl from "@tensorflow/tfjs-layers";
 import { concatMap } from "rxjs";
 import { augmentationOf } from "../../src/config.ts";
 import { type Dataset, gatherBatch } from "../../src/data/dataset.ts";
 import { kmeans } from "../../src/mining/kmeans.ts";
-import { type NetworkWeights, writeWeights } from "../../src/parallel/network_weights.ts";
+import { readWeights, writeWeights } from "../../src/parallel/network_weights.ts";
 import { TrainingPool } from "../../src/parallel/training_pool.ts";
 import { loadOrBuildContrastive, saveContrastive } from "../../src/run/checkpoints.ts";
 import { embedDataset } from "../../src/run/inference.ts";
@@ -74,13 +73,6 @@ export async function trainPretext(run: StageContext): Promise<ContrastiveModel>
     await pool.close();
   }
   return model;
-}
-
-/** The contrastive model's weights as the pool takes them (it has no clustering heads yet). */
-function readWeights(model: ContrastiveModel): Partial<NetworkWeights> {
-  const read = (m: tfl.LayersModel) =>
-    m.getWeights().map((w) => (w.dataSync() as Float32Array).slice());
-  return { backbone: read(model.backbone), projection: read(model.projection) };
 }
 
 /** The pretext stage's report: its time, and k-means on its features when there are labels. */

@@ -21,10 +21,12 @@ export interface Networks {
   readonly heads: tfl.LayersModel;
 }
 
-/** Copy of every weight of `networks`. */
-export function readWeights(networks: Networks): NetworkWeights {
-  const read = (model: tfl.LayersModel) =>
-    model.getWeights().map((w) => (w.dataSync() as Float32Array).slice());
+/** Copy of every weight of `networks`; a network left out is left out of the copy too. */
+export function readWeights(networks: Networks): NetworkWeights;
+export function readWeights(networks: Partial<Networks>): Partial<NetworkWeights>;
+export function readWeights(networks: Partial<Networks>): Partial<NetworkWeights> {
+  const read = (model: tfl.LayersModel | undefined) =>
+    model?.getWeights().map((w) => (w.dataSync() as Float32Array).slice());
   return {
     backbone: read(networks.backbone),
     projection: read(networks.projection),

@@ -9,6 +9,7 @@ import { type NetworkWeights, readWeights } from "../../src/parallel/network_wei
 import { split, TrainingPool } from "../../src/parallel/training_pool.ts";
 import { projectFeatures, trainableVariables } from "../../src/stages/models.ts";
 import { StreamModels } from "../../src/stream/stream_models.ts";
+import { concatFloat32 } from "../../src/util/concat.ts";
 import { Random } from "../../src/util/random.ts";
 
 function tinyConfig(): ScanConfig {
@@ -93,14 +94,7 @@ function relativeDistance(a: Float32Array, b: Float32Array): number {
 }
 
 function flat(w: NetworkWeights): Float32Array {
-  const all = [...w.backbone, ...w.projection, ...w.heads];
-  const out = new Float32Array(all.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of all) {
-    out.set(a, at);
-    at += a.length;
-  }
-  return out;
+  return concatFloat32([...w.backbone, ...w.projection, ...w.heads]);
 }
 
 Deno.test("training pool: one worker's step equals tfjs-layers batch norm and tf.train.adam", async () => {
