@@ -182,19 +182,16 @@ export class StreamTrainer {
   static async open(options: TrainerOptions): Promise<StreamTrainer> {
     const { config, stateDir } = options;
     const state = await openTrainerState(stateDir, config);
-    const load = () =>
-      state.models === null
-        ? Promise.resolve(StreamModels.build(config))
-        : StreamModels.load(join(stateDir!, state.models));
-    const training = await load();
+    // The networks of the last round serve, and the pool trains from a copy of them.
+    const serving = state.models === null
+      ? StreamModels.build(config)
+      : await StreamModels.load(join(stateDir!, state.models));
     const pool = await TrainingPool.open({
       threads: options.threads ?? defaultThreads("serve"),
       backend: options.backend ?? (tf.getBackend() as BackendName),
       config,
-      weights: readWeights(training),
+      weights: readWeights(serving),
     });
-    training.dispose();
-    const serving = await load();
     const store = stateDir === undefined
       ? new ImageStore(config.inputSize)
       : await ImageStore.load(join(stateDir, STATE_FILES.store), config.inputSize);
