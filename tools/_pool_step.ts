@@ -17,11 +17,9 @@ import { Random } from "../src/util/random.ts";
 import type { ProfiledStep } from "./_kernel_profile.ts";
 import type { BenchStep, StepFactory, StepSpec } from "./_train_step.ts";
 
-/** The networks of a spec, as the pool builds them (projection 128 wide, seed 1). */
-function networks(backbone: string, spec: StepSpec): StreamModels {
-  return StreamModels.build(
-    makeConfig("fixtures", { backbone, inputSize: spec.config.inputSize, seed: 1 }),
-  );
+/** The config the pool's networks are built from for a spec (projection 128 wide, seed 1). */
+function configOf(backbone: string, spec: StepSpec) {
+  return makeConfig("fixtures", { backbone, inputSize: spec.config.inputSize, seed: 1 });
 }
 
 /** Fixed random images, as uint8 pixels. */
@@ -42,8 +40,8 @@ function images(
  */
 export function poolStep(threads: number, backbone: string, backend: BackendName): StepFactory {
   return async (spec) => {
-    const models = networks(backbone, spec);
-    const config = makeConfig("fixtures", { backbone, inputSize: spec.config.inputSize, seed: 1 });
+    const config = configOf(backbone, spec);
+    const models = StreamModels.build(config);
     const pool = await TrainingPool.open({
       threads: Math.min(threads, spec.batch),
       backend,
@@ -77,7 +75,7 @@ export function poolStepHere(backbone: string, spec: StepSpec): {
   step: ProfiledStep;
   dispose(): void;
 } {
-  const models = networks(backbone, spec);
+  const models = StreamModels.build(configOf(backbone, spec));
   synchroniseBatchNorm(models.backbone, SOLO);
   const variables = new FlatVariables([models.backbone, models.projection]);
   const state: SimclrStepState = {
