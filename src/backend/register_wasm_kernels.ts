@@ -14,6 +14,8 @@ import { meanConfig, sumConfig } from "./kernels/leading_axes_reduce.ts";
 import { sliceConfig } from "./kernels/slice.ts";
 import { tileConfig } from "./kernels/tile.ts";
 import { unsortedSegmentSumConfig } from "./kernels/unsorted_segment_sum.ts";
+import { oneDnnKernelConfigs } from "./onednn/kernels.ts";
+import { openOneDnn } from "./onednn/library.ts";
 
 /** The kernels {@link registerWasmKernels} installs, all for `backendName: "wasm"`. */
 export const WASM_KERNELS: readonly tf.KernelConfig[] = [
@@ -32,12 +34,40 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
 ];
 
 /**
- * Install {@link WASM_KERNELS}, replacing the stock wasm kernel of the same name where there is
- * one. Idempotent. Call it after the wasm backend is initialised: the stock kernels' setup runs
- * at initialisation, and only for kernels registered then.
+ * The convolutions through oneDNN where it is installed (src/backend/onednn/), made once per
+ * thread: each captures the kernel it replaces, which must be the wasm backend's or ours, never
+ * itself.
  */
-export function registerWasmKernels(): void {
-  for (const config of WASM_KERNELS) {
+let convolutionKernels: readonly tf.KernelConfig[] | undefined;
+/** The wasm backend's own Conv2D and FusedConv2D, put back by `registerWasmKernels("wasm")`. */
+let stockConvolutions: readonly tf.KernelConfig[] | undefined;
+
+/** Whether convolutions run through oneDNN in this thread, or why not. */
+export function convolutionEngine(): string {
+  const dnn = openOneDnn();
+  return typeof dnn === "string" ? `wasm (oneDNN not used: ${dnn})` : `oneDNN (${dnn.path})`;
+}
+
+/**
+ * Install {@link WASM_KERNELS}, then (`convolutions` "auto") the oneDNN convolutions when oneDNN
+ * is there, each replacing the wasm kernel of the same name where there is one; "wasm" keeps the
+ * convolutions in wasm (tests compare the two). Idempotent. Call it after the wasm backend is
+ * initialised: the stock kernels' setup runs at initialisation, and only for kernels registered
+ * then.
+ */
+export function registerWasmKernels(convolutions: "auto" | "wasm" = "auto"): void {
+  stockConvolutions ??= [tf.Conv2D, tf.FusedConv2D].map((name) => tf.getKernel(name, "wasm")!);
+  install(WASM_KERNELS);
+  if (convolutions === "wasm") return install(stockConvolutions);
+  if (convolutionKernels === undefined) {
+    const dnn = openOneDnn();
+    convolutionKernels = typeof dnn === "string" ? [] : oneDnnKernelConfigs(dnn);
+  }
+  install(convolutionKernels);
+}
+
+function install(configs: readonly tf.KernelConfig[]): void {
+  for (const config of configs) {
     const current = tf.getKernel(config.kernelName, "wasm");
     if (current?.kernelFunc === config.kernelFunc) continue;
     if (current != null) tf.unregisterKernel(config.kernelName, "wasm");
