@@ -1,7 +1,13 @@
 /**
- * 2-D convolutions run by oneDNN on NHWC tensors with HWIO filters (tfjs' layouts, so nothing is
- * reordered): forward, gradient with respect to the input and gradient with respect to the
- * filter. A primitive is built (oneDNN compiles its kernel for the shape) once per shape and kept.
+ * 2-D convolutions run by oneDNN for tensors in tfjs' layouts (NHWC activations, HWIO filters):
+ * forward, gradient with respect to the input and gradient with respect to the filter.
+ *
+ * oneDNN picks its own layouts (channels in blocks of 16): on plain NHWC it falls back to an
+ * im2col GEMM 3 to 8x slower than its direct AVX-512 kernels on resnet-small's shapes (measured
+ * with tools/onednn_formats.c). So each operand whose chosen layout differs from tfjs' is
+ * reordered into it (inputs) or out of it (outputs) around the convolution, through scratch
+ * buffers this thread reuses. A primitive (oneDNN compiles its kernel for the shape) is built
+ * once per shape and kept.
  */
 import { check, created, type OneDnn } from "./library.ts";
 
@@ -29,7 +35,8 @@ export type Propagation = "forward" | "backwardData" | "backwardWeights";
 
 /**
  * The arrays a primitive reads and writes, as views of exactly their bytes (FFI passes a view's
- * address; views over the wasm heap make oneDNN work in place).
+ * address; views over the wasm heap make oneDNN work in place). For the gradients, `x` is dx or
+ * the forward input, `w` dw or the filter, `y` dy.
  */
 export interface ConvolutionArrays {
   x: Uint8Array;
@@ -40,6 +47,7 @@ export interface ConvolutionArrays {
 }
 
 const F32 = 3;
+const TAG_ANY = 1;
 const TAG_A = 2;
 const TAG_NHWC = 20;
 const TAG_HWIO = 30;
@@ -53,15 +61,52 @@ const ARG = {
   diffSrc: 129,
   diffDst: 145,
   diffWeights: 161,
+  from: 1,
+  to: 17,
+} as const;
+const QUERY = {
+  src: 129,
+  diffSrc: 130,
+  weights: 131,
+  diffWeights: 132,
+  dst: 133,
+  diffDst: 134,
 } as const;
 /** Bytes for a dnnl_memory_desc_t (696 in oneDNN 2.6) and a dnnl_convolution_desc_t (5976). */
 const MEMORY_DESC_BYTES = 2048;
 const OP_DESC_BYTES = 16384;
 
-/** A built primitive with its memory objects (pointed at the arrays at each call). */
+/** Per propagation: for x, w, y, the primitive's argument, its layout query and its direction. */
+const OPERANDS: Record<Propagation, { arg: number; query: number; output: boolean }[]> = {
+  forward: [
+    { arg: ARG.src, query: QUERY.src, output: false },
+    { arg: ARG.weights, query: QUERY.weights, output: false },
+    { arg: ARG.dst, query: QUERY.dst, output: true },
+  ],
+  backwardData: [
+    { arg: ARG.diffSrc, query: QUERY.diffSrc, output: true },
+    { arg: ARG.weights, query: QUERY.weights, output: false },
+    { arg: ARG.diffDst, query: QUERY.diffDst, output: false },
+  ],
+  backwardWeights: [
+    { arg: ARG.src, query: QUERY.src, output: false },
+    { arg: ARG.diffWeights, query: QUERY.diffWeights, output: true },
+    { arg: ARG.diffDst, query: QUERY.diffDst, output: false },
+  ],
+};
+
+/** One of x, w, y: a memory over tfjs' array and, when layouts differ, one in oneDNN's. */
+interface Operand {
+  user: bigint;
+  /** The operand in the primitive's layout, in a scratch buffer, with its reorder. */
+  internal?: { memory: bigint; bytes: number; reorder: bigint; args: Uint8Array };
+  output: boolean;
+}
+
+/** A built primitive with its operands (x, w, y, then the bias if any). */
 interface Built {
   primitive: bigint;
-  memories: bigint[];
+  operands: Operand[];
   /** The dnnl_exec_arg_t array: pairs of (argument kind, memory). */
   args: Uint8Array;
 }
@@ -76,6 +121,8 @@ const CACHE_SIZE = 64;
 export class Convolutions {
   readonly #dnn: OneDnn;
   readonly #cache = new Map<string, Built | null>();
+  /** Scratch for operands in oneDNN's layouts, one per operand position, grown on demand. */
+  readonly #scratch: Uint8Array[] = [];
 
   constructor(dnn: OneDnn) {
     this.#dnn = dnn;
@@ -96,16 +143,22 @@ export class Convolutions {
     }
     if (built === null) return false;
     const { symbols, stream } = this.#dnn;
-    const handles = propagation === "forward"
-      ? [arrays.x, arrays.w, arrays.y, ...(bias ? [arrays.bias!] : [])]
-      : [arrays.x, arrays.w, arrays.y];
-    built.memories.forEach((memory, i) => {
-      check(symbols.dnnl_memory_set_data_handle(memory, handles[i]), "set data handle");
+    const views = [arrays.x, arrays.w, arrays.y, ...(bias ? [arrays.bias!] : [])];
+    built.operands.forEach((operand, i) => {
+      check(symbols.dnnl_memory_set_data_handle(operand.user, views[i]), "set data handle");
+      if (operand.internal === undefined) return;
+      const scratch = this.#scratchFor(i, operand.internal.bytes);
+      check(symbols.dnnl_memory_set_data_handle(operand.internal.memory, scratch), "set scratch");
     });
-    check(
-      symbols.dnnl_primitive_execute(built.primitive, stream, handles.length, built.args),
-      "execute",
-    );
+    const execute = (primitive: bigint, count: number, args: Uint8Array) =>
+      check(symbols.dnnl_primitive_execute(primitive, stream, count, args), "execute");
+    for (const { internal, output } of built.operands) {
+      if (internal !== undefined && !output) execute(internal.reorder, 2, internal.args);
+    }
+    execute(built.primitive, built.operands.length, built.args);
+    for (const { internal, output } of built.operands) {
+      if (internal !== undefined && output) execute(internal.reorder, 2, internal.args);
+    }
     check(symbols.dnnl_stream_wait(stream), "stream wait");
     return true;
   }
@@ -114,6 +167,15 @@ export class Convolutions {
   dispose(): void {
     for (const built of this.#cache.values()) if (built !== null) this.#destroy(built);
     this.#cache.clear();
+  }
+
+  #scratchFor(position: number, bytes: number): Uint8Array {
+    const current = this.#scratch[position];
+    if (current !== undefined && current.length >= bytes) return current;
+    // A buffer's memory stays where it is while it lives (oneDNN keeps its address between
+    // calls); this thread runs one convolution at a time, so one buffer per position is enough.
+    this.#scratch[position] = new Uint8Array(bytes);
+    return this.#scratch[position];
   }
 
   #remember(key: string, built: Built | null): void {
@@ -127,31 +189,32 @@ export class Convolutions {
   #destroy(built: Built): void {
     const { symbols } = this.#dnn;
     symbols.dnnl_primitive_destroy(built.primitive);
-    for (const memory of built.memories) symbols.dnnl_memory_destroy(memory);
+    for (const { user, internal } of built.operands) {
+      symbols.dnnl_memory_destroy(user);
+      if (internal === undefined) continue;
+      symbols.dnnl_memory_destroy(internal.memory);
+      symbols.dnnl_primitive_destroy(internal.reorder);
+    }
   }
 
   #build(propagation: Propagation, shape: ConvolutionShape, bias: boolean): Built | null {
     const { symbols, engine } = this.#dnn;
-    const x = memoryDesc(symbols, [
-      shape.batch,
-      shape.inChannels,
-      shape.inHeight,
-      shape.inWidth,
-    ], TAG_NHWC);
-    const w = memoryDesc(symbols, [
-      shape.outChannels,
-      shape.inChannels,
-      shape.filterHeight,
-      shape.filterWidth,
-    ], TAG_HWIO);
-    const y = memoryDesc(symbols, [
-      shape.batch,
-      shape.outChannels,
-      shape.outHeight,
-      shape.outWidth,
-    ], TAG_NHWC);
+    const xDims = [shape.batch, shape.inChannels, shape.inHeight, shape.inWidth];
+    const wDims = [shape.outChannels, shape.inChannels, shape.filterHeight, shape.filterWidth];
+    const yDims = [shape.batch, shape.outChannels, shape.outHeight, shape.outWidth];
+    const user = [
+      memoryDesc(symbols, xDims, TAG_NHWC),
+      memoryDesc(symbols, wDims, TAG_HWIO),
+      memoryDesc(symbols, yDims, TAG_NHWC),
+    ];
+    const any = [
+      memoryDesc(symbols, xDims, TAG_ANY),
+      memoryDesc(symbols, wDims, TAG_ANY),
+      memoryDesc(symbols, yDims, TAG_ANY),
+    ];
     const b = bias ? memoryDesc(symbols, [shape.outChannels], TAG_A) : null;
-    if (x === null || w === null || y === null || (bias && b === null)) return null;
+    if ([...user, ...any].some((d) => d === null) || (bias && b === null)) return null;
+    const [x, w, y] = any as Uint8Array[];
     const strides = dims([shape.strideHeight, shape.strideWidth]);
     const padBefore = dims([shape.padTop, shape.padLeft]);
     const padAfter = dims([shape.padBottom, shape.padRight]);
@@ -173,8 +236,6 @@ export class Convolutions {
     const forward = primitiveDesc(symbols, engine, forwardDesc, 0n);
     if (forward === null) return null;
     let pd = forward;
-    let argKinds: number[] = [ARG.src, ARG.weights, ARG.dst, ...(bias ? [ARG.bias] : [])];
-    let descs = [x, w, y, ...(b === null ? [] : [b])];
     try {
       if (propagation !== "forward") {
         const desc = new Uint8Array(OP_DESC_BYTES);
@@ -204,25 +265,63 @@ export class Convolutions {
         const backward = primitiveDesc(symbols, engine, desc, forward);
         if (backward === null) return null;
         pd = backward;
-        argKinds = propagation === "backwardData"
-          ? [ARG.diffSrc, ARG.weights, ARG.diffDst]
-          : [ARG.src, ARG.diffWeights, ARG.diffDst];
-        descs = [x, w, y];
       }
       const primitive = created((out) => symbols.dnnl_primitive_create(out, pd), "primitive");
-      const memories = descs.map((desc) =>
-        created((out) => symbols.dnnl_memory_create(out, desc, engine, 0n), "memory")
+      const operands = OPERANDS[propagation].map(({ query, output }, i) =>
+        this.#operand(user[i]!, symbols.dnnl_primitive_desc_query_md(pd, query, 0), output)
       );
+      const argKinds = OPERANDS[propagation].map(({ arg }) => arg);
+      if (b !== null) {
+        operands.push({ user: this.#memory(b), output: false });
+        argKinds.push(ARG.bias);
+      }
       const args = new BigUint64Array(argKinds.length * 2);
       argKinds.forEach((kind, i) => {
         args[2 * i] = BigInt(kind);
-        args[2 * i + 1] = memories[i];
+        args[2 * i + 1] = operands[i].internal?.memory ?? operands[i].user;
       });
-      return { primitive, memories, args: new Uint8Array(args.buffer) };
+      return { primitive, operands, args: new Uint8Array(args.buffer) };
     } finally {
       if (pd !== forward) symbols.dnnl_primitive_desc_destroy(pd);
       symbols.dnnl_primitive_desc_destroy(forward);
     }
+  }
+
+  #memory(desc: Uint8Array): bigint {
+    const { symbols, engine } = this.#dnn;
+    return created((out) => symbols.dnnl_memory_create(out, desc, engine, 0n), "memory");
+  }
+
+  /** The operand over tfjs' layout `userDesc`, with a reorder when the primitive's differs. */
+  #operand(userDesc: Uint8Array, chosen: bigint, output: boolean): Operand {
+    const { symbols, engine } = this.#dnn;
+    const user = this.#memory(userDesc);
+    if (symbols.dnnl_memory_desc_equal(userDesc, chosen) === 1) return { user, output };
+    const memory = created(
+      (out) => symbols.memory_create_queried(out, chosen, engine, 0n),
+      "memory",
+    );
+    const reorderPd = created(
+      (out) =>
+        output
+          ? symbols.reorder_out_of(out, chosen, engine, userDesc, engine, 0n)
+          : symbols.reorder_into(out, userDesc, engine, chosen, engine, 0n),
+      "reorder",
+    );
+    const reorder = created((out) => symbols.dnnl_primitive_create(out, reorderPd), "reorder");
+    symbols.dnnl_primitive_desc_destroy(reorderPd);
+    const args = new BigUint64Array([
+      BigInt(ARG.from),
+      output ? memory : user,
+      BigInt(ARG.to),
+      output ? user : memory,
+    ]);
+    const bytes = Number(symbols.dnnl_memory_desc_get_size(chosen));
+    return {
+      user,
+      output,
+      internal: { memory, bytes, reorder, args: new Uint8Array(args.buffer) },
+    };
   }
 }
 

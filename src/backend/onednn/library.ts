@@ -61,6 +61,27 @@ const DNNL_SYMBOLS = {
   dnnl_memory_set_data_handle: { parameters: ["usize", "buffer"], result: "i32" },
   dnnl_memory_destroy: { parameters: ["usize"], result: "i32" },
   dnnl_primitive_execute: { parameters: ["usize", "usize", "i32", "buffer"], result: "i32" },
+  dnnl_primitive_desc_query_md: { parameters: ["usize", "i32", "i32"], result: "usize" },
+  dnnl_memory_desc_equal: { parameters: ["buffer", "usize"], result: "i32" },
+  dnnl_memory_desc_get_size: { parameters: ["usize"], result: "usize" },
+  /** dnnl_memory_create for a descriptor oneDNN owns (a primitive's chosen layout). */
+  memory_create_queried: {
+    name: "dnnl_memory_create",
+    parameters: ["buffer", "usize", "usize", "usize"],
+    result: "i32",
+  },
+  /** dnnl_reorder_primitive_desc_create from tfjs' layout to a primitive's. */
+  reorder_into: {
+    name: "dnnl_reorder_primitive_desc_create",
+    parameters: ["buffer", "buffer", "usize", "usize", "usize", "usize"],
+    result: "i32",
+  },
+  /** dnnl_reorder_primitive_desc_create from a primitive's layout back to tfjs'. */
+  reorder_out_of: {
+    name: "dnnl_reorder_primitive_desc_create",
+    parameters: ["buffer", "usize", "usize", "buffer", "usize", "usize"],
+    result: "i32",
+  },
   dnnl_stream_wait: { parameters: ["usize"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
