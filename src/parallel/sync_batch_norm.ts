@@ -14,6 +14,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
+import { BatchNorms } from "../backend/onednn/batch_norm.ts";
+import { openOneDnn } from "../backend/onednn/library.ts";
 import type { Collective } from "./collective.ts";
 
 /** The global batch statistics of one forward call, per channel. */
@@ -36,6 +38,10 @@ export function syncBatchNorm(
   collective: Collective,
   onMoments?: (moments: BatchMoments) => void,
 ): tf.Tensor {
+  const norms = oneDnnBatchNorms();
+  if (norms !== null) {
+    return syncBatchNormOneDnn(x, gamma, beta, epsilon, collective, norms, onMoments);
+  }
   const channels = x.shape[x.rank - 1];
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const localCount = x.size / channels;
@@ -90,6 +96,111 @@ export function syncBatchNorm(
           tf.mul(gS, invStdS),
         );
         return [dx, tf.tensor1d(localDGamma), tf.tensor1d(localDy)];
+      },
+    };
+  });
+  return op(x, gamma, beta);
+}
+
+/** Which batch norm {@link syncBatchNorm} runs: oneDNN's where it can ("auto"), or tf ops. */
+let engine: "auto" | "tf" = "auto";
+let norms: BatchNorms | null | undefined;
+
+/** Choose the engine of {@link syncBatchNorm} in this thread (tests and benchmarks compare). */
+export function setBatchNormEngine(choice: "auto" | "tf"): void {
+  engine = choice;
+}
+
+function oneDnnBatchNorms(): BatchNorms | null {
+  if (engine === "tf" || tf.getBackend() !== "wasm") return null;
+  if (norms === undefined) {
+    const dnn = openOneDnn();
+    norms = typeof dnn === "string" ? null : new BatchNorms(dnn);
+  }
+  return norms;
+}
+
+/**
+ * {@link syncBatchNorm} through oneDNN's batch norm (src/backend/onednn/batch_norm.ts). One
+ * worker: one primitive each way. Several: the forward normalises again with the global
+ * statistics, from the shards' means (one exchange) and their sums of squares about the global
+ * mean (a second exchange: Chan's parallel variance, as accurate as a two-pass one); the backward
+ * takes oneDNN's dx with the statistics as constants and adds the terms of the global reductions
+ * of dy (one exchange, one per-channel affine pass).
+ */
+function syncBatchNormOneDnn(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+  collective: Collective,
+  dnn: BatchNorms,
+  onMoments?: (moments: BatchMoments) => void,
+): tf.Tensor {
+  const channels = x.shape[x.rank - 1];
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, g, b] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const gammaValues = g.dataSync() as Float32Array;
+    const betaValues = b.dataSync() as Float32Array;
+    const local = dnn.forward(xIn, gammaValues, betaValues, epsilon);
+    const localCount = xIn.size / channels;
+    let { y, mean, variance } = local;
+    let count = localCount;
+    if (collective.size > 1) {
+      const sums = new Float32Array(channels + 1);
+      for (let c = 0; c < channels; c++) sums[c] = localCount * local.mean[c];
+      sums[channels] = localCount;
+      const totals = collective.allReduceSum(sums);
+      count = totals[channels];
+      mean = new Float32Array(channels);
+      for (let c = 0; c < channels; c++) mean[c] = totals[c] / count;
+      const squares = new Float32Array(channels);
+      for (let c = 0; c < channels; c++) {
+        const offset = local.mean[c] - mean[c];
+        squares[c] = localCount * (local.variance[c] + offset * offset);
+      }
+      const m2 = collective.allReduceSum(squares);
+      variance = new Float32Array(channels);
+      for (let c = 0; c < channels; c++) variance[c] = m2[c] / count;
+      y.dispose();
+      y = dnn.normalise(xIn, gammaValues, betaValues, mean, variance, epsilon);
+    }
+    onMoments?.({ mean, variance });
+    save([xIn]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xS] = saved;
+        const several = collective.size > 1;
+        const { dx, dGamma, dBeta } = dnn.backward(
+          xS,
+          dy,
+          gammaValues,
+          mean,
+          variance,
+          epsilon,
+          several,
+        );
+        if (several) {
+          const both = new Float32Array(2 * channels);
+          both.set(dBeta);
+          both.set(dGamma, channels);
+          const global = collective.allReduceSum(both);
+          // dx = a * (dy - mean(dy) - xhat * mean(dy * xhat)), a = gamma * invStd and
+          // xhat = (x - mean) * invStd: oneDNN gave a * dy; add x * b + c per channel.
+          const slope = new Float32Array(channels);
+          const offset = new Float32Array(channels);
+          for (let c = 0; c < channels; c++) {
+            const invStd = 1 / Math.sqrt(variance[c] + epsilon);
+            const a = gammaValues[c] * invStd;
+            const q = (global[channels + c] / count) * invStd;
+            slope[c] = -a * q;
+            offset[c] = a * (mean[c] * q - global[c] / count);
+          }
+          dnn.addAffine(dx, xS, slope, offset);
+        }
+        return [dx, tf.tensor1d(dGamma), tf.tensor1d(dBeta)];
       },
     };
   });

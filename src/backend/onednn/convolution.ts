@@ -9,7 +9,7 @@
  * buffers this thread reuses. A primitive (oneDNN compiles its kernel for the shape) is built
  * once per shape and kept.
  */
-import { check, created, type OneDnn } from "./library.ts";
+import { check, created, dims, memoryDesc, type OneDnn, primitiveDesc } from "./library.ts";
 
 /** One convolution's geometry, in tfjs' terms (the padding as tfjs computed it). */
 export interface ConvolutionShape {
@@ -46,7 +46,6 @@ export interface ConvolutionArrays {
   bias?: Uint8Array;
 }
 
-const F32 = 3;
 const TAG_ANY = 1;
 const TAG_A = 2;
 const TAG_NHWC = 20;
@@ -72,8 +71,7 @@ const QUERY = {
   dst: 133,
   diffDst: 134,
 } as const;
-/** Bytes for a dnnl_memory_desc_t (696 in oneDNN 2.6) and a dnnl_convolution_desc_t (5976). */
-const MEMORY_DESC_BYTES = 2048;
+/** Bytes for a dnnl_convolution_desc_t (5976 in oneDNN 2.6), with room to spare. */
 const OP_DESC_BYTES = 16384;
 
 /** Per propagation: for x, w, y, the primitive's argument, its layout query and its direction. */
@@ -233,7 +231,7 @@ export class Convolutions {
       padAfter,
     );
     if (forwardStatus !== 0) return null;
-    const forward = primitiveDesc(symbols, engine, forwardDesc, 0n);
+    const forward = primitiveDesc(symbols, engine, forwardDesc, 0n, 0n);
     if (forward === null) return null;
     let pd = forward;
     try {
@@ -262,7 +260,7 @@ export class Convolutions {
             padAfter,
           );
         if (status !== 0) return null;
-        const backward = primitiveDesc(symbols, engine, desc, forward);
+        const backward = primitiveDesc(symbols, engine, desc, forward, 0n);
         if (backward === null) return null;
         pd = backward;
       }
@@ -323,37 +321,4 @@ export class Convolutions {
       internal: { memory, bytes, reorder, args: new Uint8Array(args.buffer) },
     };
   }
-}
-
-function memoryDesc(
-  symbols: OneDnn["symbols"],
-  shape: number[],
-  tag: number,
-): Uint8Array | null {
-  const desc = new Uint8Array(MEMORY_DESC_BYTES);
-  return symbols.dnnl_memory_desc_init_by_tag(desc, shape.length, dims(shape), F32, tag) === 0
-    ? desc
-    : null;
-}
-
-function primitiveDesc(
-  symbols: OneDnn["symbols"],
-  engine: bigint,
-  opDesc: Uint8Array,
-  hint: bigint,
-): bigint | null {
-  const out = new BigUint64Array(1);
-  const status = symbols.dnnl_primitive_desc_create(
-    new Uint8Array(out.buffer),
-    opDesc,
-    0n,
-    engine,
-    hint,
-  );
-  return status === 0 ? out[0] : null;
-}
-
-/** A dnnl_dims_t argument: int64 values. */
-function dims(values: number[]): Uint8Array {
-  return new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer);
 }

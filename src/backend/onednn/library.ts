@@ -61,6 +61,25 @@ const DNNL_SYMBOLS = {
   dnnl_memory_set_data_handle: { parameters: ["usize", "buffer"], result: "i32" },
   dnnl_memory_destroy: { parameters: ["usize"], result: "i32" },
   dnnl_primitive_execute: { parameters: ["usize", "usize", "i32", "buffer"], result: "i32" },
+  dnnl_batch_normalization_forward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "f32", "u32"],
+    result: "i32",
+  },
+  dnnl_batch_normalization_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
+    result: "i32",
+  },
+  dnnl_binary_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  dnnl_post_ops_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_post_ops_append_binary: { parameters: ["usize", "i32", "buffer"], result: "i32" },
+  dnnl_post_ops_append_sum: { parameters: ["usize", "f32"], result: "i32" },
+  dnnl_post_ops_destroy: { parameters: ["usize"], result: "i32" },
+  dnnl_primitive_attr_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_primitive_attr_set_post_ops: { parameters: ["usize", "usize"], result: "i32" },
+  dnnl_primitive_attr_destroy: { parameters: ["usize"], result: "i32" },
   dnnl_primitive_desc_query_md: { parameters: ["usize", "i32", "i32"], result: "usize" },
   dnnl_memory_desc_equal: { parameters: ["buffer", "usize"], result: "i32" },
   dnnl_memory_desc_get_size: { parameters: ["usize"], result: "usize" },
@@ -179,4 +198,44 @@ function env(name: string): string | undefined {
     return undefined;
   }
   return Deno.env.get(name);
+}
+
+const F32 = 3;
+/** Bytes for a dnnl_memory_desc_t (696 in oneDNN 2.6), with room to spare. */
+const MEMORY_DESC_BYTES = 2048;
+
+/** A plain float32 memory descriptor of `shape` in layout `tag`, or null if oneDNN refuses. */
+export function memoryDesc(
+  symbols: OneDnn["symbols"],
+  shape: number[],
+  tag: number,
+): Uint8Array | null {
+  const desc = new Uint8Array(MEMORY_DESC_BYTES);
+  return symbols.dnnl_memory_desc_init_by_tag(desc, shape.length, dims(shape), F32, tag) === 0
+    ? desc
+    : null;
+}
+
+/** A primitive descriptor for `opDesc` (with attributes `attr`, 0n for none), or null. */
+export function primitiveDesc(
+  symbols: OneDnn["symbols"],
+  engine: bigint,
+  opDesc: Uint8Array,
+  hint: bigint,
+  attr: bigint,
+): bigint | null {
+  const out = new BigUint64Array(1);
+  const status = symbols.dnnl_primitive_desc_create(
+    new Uint8Array(out.buffer),
+    opDesc,
+    attr,
+    engine,
+    hint,
+  );
+  return status === 0 ? out[0] : null;
+}
+
+/** A dnnl_dims_t argument: int64 values. */
+export function dims(values: number[]): Uint8Array {
+  return new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer);
 }
