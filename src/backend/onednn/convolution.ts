@@ -50,6 +50,8 @@ const TAG_ANY = 1;
 const TAG_A = 2;
 const TAG_NHWC = 20;
 const TAG_HWIO = 30;
+/** nChw16c: channels in blocks of 16; with exactly 16 channels, the same bytes as NHWC. */
+const TAG_CHANNEL_BLOCKS_16 = 69;
 const FORWARD_TRAINING = 64;
 const CONVOLUTION_DIRECT = 1;
 const ARG = {
@@ -200,10 +202,13 @@ export class Convolutions {
     const xDims = [shape.batch, shape.inChannels, shape.inHeight, shape.inWidth];
     const wDims = [shape.outChannels, shape.inChannels, shape.filterHeight, shape.filterWidth];
     const yDims = [shape.batch, shape.outChannels, shape.outHeight, shape.outWidth];
+    // With 16 channels tfjs' layout is oneDNN's favourite, said so, no reorder is made (each
+    // was a copy of the whole activation).
+    const activation = (channels: number) => channels === 16 ? TAG_CHANNEL_BLOCKS_16 : TAG_NHWC;
     const user = [
-      memoryDesc(symbols, xDims, TAG_NHWC),
+      memoryDesc(symbols, xDims, activation(shape.inChannels)),
       memoryDesc(symbols, wDims, TAG_HWIO),
-      memoryDesc(symbols, yDims, TAG_NHWC),
+      memoryDesc(symbols, yDims, activation(shape.outChannels)),
     ];
     const any = [
       memoryDesc(symbols, xDims, TAG_ANY),
