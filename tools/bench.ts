@@ -25,6 +25,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { parseArgs } from "node:util";
 import { type BackendName, BACKENDS, initBackend } from "../src/backend/backend.ts";
+import { convolutionEngine } from "../src/backend/register_wasm_kernels.ts";
 import { type BackboneConfig, BACKBONES, buildBackbone } from "../src/models/resnet.ts";
 import { logLine } from "../src/util/progress.ts";
 import { printJson, runTask, UsageError } from "../tasks/_cli.ts";
@@ -140,7 +141,12 @@ await runTask(USAGE, async () => {
   const batchFlag = positiveInteger(values.batch, "--batch");
   const itersFlag = positiveInteger(values.iters, "--iters");
   const config = { ...preset, inputSize: sizeFlag ?? preset.inputSize };
-  const backbone = () => ({ backbone: values.backbone, params: countParams(values.backbone) });
+  // Which engine ran the convolutions and batch norm (oneDNN or wasm), read once wasm is up.
+  const backbone = () => ({
+    backbone: values.backbone,
+    params: countParams(values.backbone),
+    convolutions: convolutionEngine(),
+  });
 
   if (values.profile || values.compare) {
     if (!["all", "wasm"].includes(values.backend)) {
