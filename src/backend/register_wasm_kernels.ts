@@ -16,6 +16,7 @@ import { tileConfig } from "./kernels/tile.ts";
 import { unsortedSegmentSumConfig } from "./kernels/unsorted_segment_sum.ts";
 import { oneDnnKernelConfigs } from "./onednn/kernels.ts";
 import { openOneDnn } from "./onednn/library.ts";
+import { RELU_GRAD, reluGradientConfig } from "./onednn/relu.ts";
 
 /** The kernels {@link registerWasmKernels} installs, all for `backendName: "wasm"`. */
 export const WASM_KERNELS: readonly tf.KernelConfig[] = [
@@ -58,10 +59,17 @@ export function convolutionEngine(): string {
 export function registerWasmKernels(convolutions: "auto" | "wasm" = "auto"): void {
   stockConvolutions ??= [tf.Conv2D, tf.FusedConv2D].map((name) => tf.getKernel(name, "wasm")!);
   install(WASM_KERNELS);
-  if (convolutions === "wasm") return install(stockConvolutions);
+  if (convolutions === "wasm") {
+    if (tf.getKernel(RELU_GRAD, "wasm") !== undefined) tf.unregisterKernel(RELU_GRAD, "wasm");
+    return install(stockConvolutions);
+  }
   if (convolutionKernels === undefined) {
     const dnn = openOneDnn();
     convolutionKernels = typeof dnn === "string" ? [] : oneDnnKernelConfigs(dnn);
+    // Relu's gradient through ScanReluGrad where a backend has it (tfjs' formula elsewhere).
+    if (convolutionKernels.length > 0 && tf.getGradient(tf.Relu) !== reluGradientConfig) {
+      tf.registerGradient(reluGradientConfig);
+    }
   }
   install(convolutionKernels);
 }

@@ -151,3 +151,25 @@ Deno.test({
     assert.ok(relativeError(viaOneDnn[1], viaWasm[1]) < 1e-4, "filter gradient");
   },
 });
+
+Deno.test({
+  name: "Relu's gradient through oneDNN (ScanReluGrad) matches cpu, zeros included, no leaks",
+  ignore,
+  fn: async () => {
+    const values = [...normal([3, 5, 4, 7], 7).values.map((v) => Math.round(v * 2) / 2), 0, -0];
+    const gradOn = async (backend: "wasm" | "cpu") => {
+      await tf.setBackend(backend);
+      const x = tf.tensor1d(values);
+      const dy = tf.tensor1d(normal([values.length], 8).values);
+      const before = tf.memory().numTensors;
+      const dx = tf.grad((a: tf.Tensor) => tf.relu(a))(x, dy);
+      assert.equal(tf.memory().numTensors, before + 1, `${backend}: leaked tensors`);
+      const out = dx.dataSync().slice();
+      tf.dispose([x, dy, dx]);
+      await tf.setBackend("wasm");
+      return out;
+    };
+    assert.notEqual(tf.getKernel("ScanReluGrad", "wasm"), undefined);
+    assert.deepEqual(await gradOn("wasm"), await gradOn("cpu"));
+  },
+});

@@ -12,6 +12,7 @@ import { conv2dBackpropFilterConfig } from "../kernels/conv2d_backprop_filter.ts
 import { conv2dBackpropInputConfig } from "../kernels/conv2d_backprop_input.ts";
 import { Convolutions, type ConvolutionShape, type Propagation } from "./convolution.ts";
 import type { OneDnn } from "./library.ts";
+import { reluGradConfig } from "./relu.ts";
 
 type ConvAttrs = {
   strides: [number, number] | number;
@@ -86,6 +87,7 @@ export function oneDnnKernelConfigs(dnn: OneDnn): tf.KernelConfig[] {
   };
 
   return [
+    reluGradConfig(dnn),
     {
       kernelName: tf.Conv2D,
       backendName: "wasm",

@@ -69,6 +69,14 @@ const DNNL_SYMBOLS = {
     parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
     result: "i32",
   },
+  dnnl_eltwise_forward_desc_init: {
+    parameters: ["buffer", "i32", "i32", "buffer", "f32", "f32"],
+    result: "i32",
+  },
+  dnnl_eltwise_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "f32"],
+    result: "i32",
+  },
   dnnl_binary_desc_init: {
     parameters: ["buffer", "i32", "buffer", "buffer", "buffer"],
     result: "i32",
