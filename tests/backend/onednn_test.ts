@@ -173,3 +173,26 @@ Deno.test({
     assert.deepEqual(await gradOn("wasm"), await gradOn("cpu"));
   },
 });
+
+Deno.test({
+  name: "BatchMatMul through oneDNN matches cpu: transposed operands, batches, broadcasting",
+  ignore,
+  fn: async () => {
+    const cases: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }[] = [
+      { a: [1, 6, 4], b: [1, 6, 4], transposeA: false, transposeB: true },
+      { a: [1, 6, 6], b: [1, 6, 4], transposeA: true, transposeB: false },
+      { a: [1, 5, 3], b: [1, 3, 4], transposeA: false, transposeB: false },
+      { a: [2, 3, 5], b: [2, 4, 3], transposeA: true, transposeB: true },
+      { a: [2, 5, 3], b: [1, 4, 3], transposeA: false, transposeB: true },
+      { a: [1, 5, 3], b: [3, 3, 2], transposeA: false, transposeB: false },
+    ];
+    for (const [i, c] of cases.entries()) {
+      await assertMatchesCpu(
+        tf.BatchMatMul,
+        { a: normal(c.a, 50 + i), b: normal(c.b, 60 + i) },
+        { transposeA: c.transposeA, transposeB: c.transposeB },
+        `matMul [${c.a}]${c.transposeA ? "^T" : ""} by [${c.b}]${c.transposeB ? "^T" : ""}`,
+      );
+    }
+  },
+});

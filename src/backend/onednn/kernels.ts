@@ -12,7 +12,9 @@ import { conv2dBackpropFilterConfig } from "../kernels/conv2d_backprop_filter.ts
 import { conv2dBackpropInputConfig } from "../kernels/conv2d_backprop_input.ts";
 import { Convolutions, type ConvolutionShape, type Propagation } from "./convolution.ts";
 import type { OneDnn } from "./library.ts";
+import { batchMatMulOneDnnConfig } from "./mat_mul.ts";
 import { reluGradConfig } from "./relu.ts";
+import { batchMatMulConfig } from "../kernels/batch_mat_mul.ts";
 
 type ConvAttrs = {
   strides: [number, number] | number;
@@ -88,6 +90,7 @@ export function oneDnnKernelConfigs(dnn: OneDnn): tf.KernelConfig[] {
 
   return [
     reluGradConfig(dnn),
+    batchMatMulOneDnnConfig(dnn, batchMatMulConfig),
     {
       kernelName: tf.Conv2D,
       backendName: "wasm",

@@ -77,6 +77,14 @@ const DNNL_SYMBOLS = {
     parameters: ["buffer", "i32", "buffer", "buffer", "f32", "f32"],
     result: "i32",
   },
+  dnnl_matmul_desc_init: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  dnnl_memory_desc_init_by_strides: {
+    parameters: ["buffer", "i32", "buffer", "i32", "buffer"],
+    result: "i32",
+  },
   dnnl_binary_desc_init: {
     parameters: ["buffer", "i32", "buffer", "buffer", "buffer"],
     result: "i32",
