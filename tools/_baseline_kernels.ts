@@ -14,8 +14,17 @@ import { BROADCAST_COMPARE_KERNELS } from "../src/backend/kernels/broadcast_comp
 import { conv2dBackpropFilterBySwap } from "../src/backend/kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInput } from "../src/backend/kernels/conv2d_backprop_input.ts";
 import { tensorKernel } from "../src/backend/kernels/tensor_kernel.ts";
+import { RELU_GRAD } from "../src/backend/onednn/relu.ts";
 
-const stock = [tf.Slice, tf.Concat, tf.Pack, tf.BatchMatMul, ...BROADCAST_COMPARE_KERNELS].map((
+const stock = [
+  tf.Slice,
+  tf.Concat,
+  tf.Pack,
+  tf.BatchMatMul,
+  tf.Conv2D,
+  tf.FusedConv2D,
+  ...BROADCAST_COMPARE_KERNELS,
+].map((
   name,
 ) => {
   const config = tf.getKernel(name, "wasm");
@@ -50,13 +59,25 @@ export const BASELINE_KERNELS: readonly tf.KernelConfig[] = [
   },
 ];
 
-/** The registered wasm kernels of the same names as {@link BASELINE_KERNELS}: today's. */
+/** Kernels of today that did not exist before: absent from the baseline. */
+const NEW_KERNELS = [RELU_GRAD];
+
+/** The registered wasm kernels of the same names as {@link BASELINE_KERNELS}, and new ones. */
 export function currentKernels(): tf.KernelConfig[] {
-  return BASELINE_KERNELS.map((config) => tf.getKernel(config.kernelName, "wasm")!);
+  return [...BASELINE_KERNELS.map((config) => config.kernelName), ...NEW_KERNELS]
+    .map((name) => tf.getKernel(name, "wasm"))
+    .filter((config): config is tf.KernelConfig => config !== undefined);
 }
 
-/** Register `configs` for wasm in place of the kernels of the same names. */
+/**
+ * Register `configs` for wasm in place of the kernels of the same names; new kernels that
+ * `configs` lacks are unregistered.
+ */
 export function useKernels(configs: readonly tf.KernelConfig[]): void {
+  for (const name of NEW_KERNELS) {
+    const wanted = configs.some((config) => config.kernelName === name);
+    if (!wanted && tf.getKernel(name, "wasm") !== undefined) tf.unregisterKernel(name, "wasm");
+  }
   for (const config of configs) {
     tf.unregisterKernel(config.kernelName, "wasm");
     tf.registerKernel(config);
