@@ -111,8 +111,12 @@ interface Built {
   args: Uint8Array;
 }
 
-/** Primitives kept per shape; the least recently used beyond this many are destroyed. */
-const CACHE_SIZE = 64;
+/**
+ * Primitives kept per shape; the least recently used beyond this many are destroyed (oneDNN keeps
+ * its compiled kernels in a cache of its own, so rebuilding one is cheap; serving batches come in
+ * every size).
+ */
+const CACHE_SIZE = 256;
 
 /**
  * oneDNN convolutions of one thread: {@link run} builds a primitive on a shape's first call and
