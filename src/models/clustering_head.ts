@@ -3,6 +3,7 @@
  * on the backbone features, each giving logits over the clusters. Several heads train at once and
  * the one with the lowest SCAN loss is kept.
  */
+import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { Random } from "../util/random.ts";
 
@@ -30,9 +31,7 @@ export function buildClusteringHead(
     }
   }
   const rng = new Random(seed);
-  const bound = 1 / Math.sqrt(inDim);
-  const uniform = () =>
-    tfl.initializers.randomUniform({ minval: -bound, maxval: bound, seed: rng.int(2 ** 31) });
+  const uniform = () => linearInit(inDim, rng);
   const input = tfl.input({ shape: [inDim], name: "features" });
   const outputs = Array.from({ length: heads }, (_, head) =>
     tfl.layers.dense({
@@ -46,4 +45,36 @@ export function buildClusteringHead(
     outputs: heads === 1 ? outputs[0] : outputs,
     name: "clustering_head",
   });
+}
+
+/** PyTorch's `nn.Linear` initialisation: uniform in ±1/sqrt(inDim), seeded from `rng`. */
+function linearInit(inDim: number, rng: Random) {
+  const bound = 1 / Math.sqrt(inDim);
+  return tfl.initializers.randomUniform({ minval: -bound, maxval: bound, seed: rng.int(2 ** 31) });
+}
+
+/**
+ * Give head `head` of a model from `buildClusteringHead` fresh weights drawn from `seed`, as a
+ * new head would have. The stream's heads start on the features of a barely trained backbone;
+ * a head that settled there on a split the later features no longer support (it ranks below
+ * the kept one but never recovers) is restarted on the current features instead.
+ *
+ * @throws {RangeError} when the model has no such head.
+ */
+export function reinitialiseHead(model: tfl.LayersModel, head: number, seed: number): void {
+  const name = `head_${head}`;
+  if (!model.layers.some((layer) => layer.name === name)) {
+    throw new RangeError(
+      `Cannot re-initialise head: the model has no ${name}, current value is ${head}`,
+    );
+  }
+  const layer = model.getLayer(name);
+  const [kernel, bias] = layer.getWeights();
+  const rng = new Random(seed);
+  const inDim = kernel.shape[0];
+  const fresh = [kernel.shape, bias.shape].map((shape) =>
+    tf.tidy(() => linearInit(inDim, rng).apply(shape))
+  );
+  layer.setWeights(fresh);
+  tf.dispose(fresh);
 }

@@ -127,6 +127,13 @@ export interface SetWeightsRequest {
   readonly weights: NetworkWeights;
 }
 
+/** Re-initialise one clustering head (fresh weights from `seed`; see `reinitialiseHead`). */
+export interface RefreshHeadRequest {
+  readonly type: "refreshHead";
+  readonly head: number;
+  readonly seed: number;
+}
+
 export type WorkerRequest =
   | InitRequest
   | PretextRequest
@@ -139,7 +146,8 @@ export type WorkerRequest =
   | MineRequest
   | EvaluateHeadsRequest
   | WeightsRequest
-  | SetWeightsRequest;
+  | SetWeightsRequest
+  | RefreshHeadRequest;
 
 /** Backbone features [n, F] and L2-normalised projected features [n, D]. */
 export interface Embeddings {
@@ -161,7 +169,8 @@ export type WorkerResult =
   | { readonly type: "logits"; readonly logits: Float32Array[] }
   | { readonly type: "mine"; readonly neighbours: Neighbours }
   | { readonly type: "weights"; readonly weights: NetworkWeights }
-  | { readonly type: "setWeights" };
+  | { readonly type: "setWeights" }
+  | { readonly type: "refreshHead" };
 
 export type WorkerReply =
   | { readonly id: number; readonly ok: true; readonly result: WorkerResult }

@@ -287,6 +287,19 @@ export class TrainingPool {
     }, false);
   }
 
+  /**
+   * Re-initialise clustering head `head` (fresh weights from `seed`); the optimisers keep their
+   * state. On the first worker alone, like the SCAN steps that train the heads.
+   */
+  refreshHead(head: number, seed: number): Promise<void> {
+    return this.#alone(async () => {
+      const result = await this.#call(0, { type: "refreshHead", head, seed });
+      if (result.type !== "refreshHead") {
+        throw new Error(`Cannot refresh a head: got ${result.type}`);
+      }
+    });
+  }
+
   /** A copy of the networks' weights (all workers hold the same). */
   weights(): Promise<NetworkWeights> {
     return this.#serial(async () => {

@@ -9,6 +9,7 @@ import { initBackend } from "../backend/backend.ts";
 import { weakAugment } from "../augment/weak.ts";
 import { batchToTensor } from "../data/dataset.ts";
 import { mineNeighbours } from "../mining/knn.ts";
+import { reinitialiseHead } from "../models/clustering_head.ts";
 import { StreamModels } from "../stream/stream_models.ts";
 import { Random } from "../util/random.ts";
 import { StageTrainers } from "../run/stage_trainers.ts";
@@ -156,6 +157,9 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       };
     case "weights":
       return { type: "weights", weights: readWeights(state.models) };
+    case "refreshHead":
+      reinitialiseHead(state.models.heads, request.head, request.seed);
+      return { type: "refreshHead" };
     case "setWeights":
       writeWeights(state.models, request.weights);
       state.contrastiveParams = state.contrastive.read();

@@ -201,6 +201,12 @@ export async function trainRound(
       entropyWeight: config.entropyWeight,
     });
     head = headLosses.total.indexOf(Math.min(...headLosses.total));
+    const scanRounds = Math.floor(steps.scan / Math.max(rounds.scanSteps, 1));
+    const refresh = refreshedHead(rounds.headRefreshRounds, scanRounds, config.heads, head);
+    if (refresh !== null) {
+      const seed = new RandomStreams(config.seed).seedOf("round.heads.refresh", scanRounds);
+      await pool.refreshHead(refresh, seed);
+    }
     if (steps.scan >= rounds.selflabelAfter) {
       for (let s = 0; s < rounds.selflabelSteps; s++) {
         await ctx.betweenSteps();
@@ -255,6 +261,23 @@ export async function trainRound(
       selflabel: mean(selflabelLosses),
     },
   };
+}
+
+/**
+ * The head to re-initialise after the `scanRounds`-th round with SCAN steps, or null: every
+ * `every` such rounds, the heads other than `kept` in turn (none with a single head or
+ * `every` = 0).
+ */
+export function refreshedHead(
+  every: number,
+  scanRounds: number,
+  heads: number,
+  kept: number,
+): number | null {
+  if (every <= 0 || heads < 2 || scanRounds <= 0 || scanRounds % every !== 0) return null;
+  const turn = (scanRounds / every - 1) % (heads - 1);
+  // The `turn`-th head counting from the one after the kept head, skipping the kept one.
+  return (kept + 1 + turn) % heads;
 }
 
 function mean(values: number[]): number | undefined {

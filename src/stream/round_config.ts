@@ -39,6 +39,14 @@ export interface RoundConfig {
   readonly minImages: number;
   /** SCAN steps in total before self-labelling starts (the heads must be confident first). */
   readonly selflabelAfter: number;
+  /**
+   * Every this many rounds with SCAN steps, one head other than the kept one gets fresh weights,
+   * in turn (0: never). The heads start on the features of a barely trained backbone; one that
+   * settled there on a wrong split never leaves it, and with every head settled the kept one can
+   * stay wrong for good. A restarted head learns on the current features and takes over once
+   * its SCAN loss is the lowest.
+   */
+  readonly headRefreshRounds: number;
   /** Image ids per cluster shown in a cluster update. */
   readonly exemplars: number;
   /**
@@ -75,6 +83,7 @@ export function makeRoundConfig(
     minMovedFraction: 0.01,
     minImages: Math.max(5 * config.clusters, config.neighbours + 1),
     selflabelAfter: 240,
+    headRefreshRounds: 3,
     exemplars: 5,
     patience: 5,
     ...overrides,

@@ -10,6 +10,8 @@ export interface NatsServer {
   readonly port: number;
   /** Where JetStream keeps its files. */
   readonly storeDir: string;
+  /** The server process's id (tests pause it with SIGSTOP to stand for a stalled server). */
+  readonly pid: number;
   /** What the server has written to stderr (its log), the last 16 KiB. */
   log(): string;
   /** SIGTERM, wait for exit (SIGKILL after 5 s), remove the store dir if it was created here. */
@@ -167,5 +169,5 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { url: `nats://127.0.0.1:${port}`, port, storeDir, log: () => log, stop };
+  return { url: `nats://127.0.0.1:${port}`, port, pid: child.pid, storeDir, log: () => log, stop };
 }

@@ -15,6 +15,7 @@ import {
   jetstream,
   JetStreamApiCodes,
   JetStreamApiError,
+  JetStreamError,
   jetstreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
@@ -111,9 +112,21 @@ export async function* pullBatches(
   while (!signal.aborted) {
     const messages = await consumer.fetch({ max_messages: batch, expires });
     const items: WorkItem[] = [];
-    for await (const msg of messages) items.push(toItem(msg));
+    try {
+      for await (const msg of messages) items.push(toItem(msg));
+    } catch (error) {
+      // A pull whose idle heartbeats came late (a busy machine stalls this thread or the
+      // server for a second) ends like one that expired: the next pull asks again, and
+      // anything the server had handed to this one is still held or redelivered after the
+      // ack wait. Anything else (the consumer deleted, the connection closed) is a failure.
+      if (!isMissedHeartbeats(error)) throw error;
+    }
     yield items;
   }
+}
+
+function isMissedHeartbeats(error: unknown): boolean {
+  return error instanceof JetStreamError && /heartbeats missed/i.test(error.message);
 }
 
 function toItem(msg: JsMsg): WorkItem {

@@ -37,6 +37,8 @@ const DERIVATIONS = {
   "round.scan.augment": { multiplier: 7919, offset: 2 },
   "round.selflabel.augment": { multiplier: 49979687, offset: 0 },
   "round.batches": { multiplier: 104729, offset: 0 },
+  // Fresh weights of a re-initialised head, at the count of rounds with SCAN steps.
+  "round.heads.refresh": { multiplier: 179424673, offset: 0 },
 } as const satisfies Record<string, Derivation>;
 
 /** The name of one random stream of a run. */

@@ -61,20 +61,28 @@ natsTest(
     const started = Date.now();
     const parsed = () =>
       events.lines.filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Line);
+    const progress = () => {
+      const lines = parsed();
+      const seen = new Set(lines.filter((l) => l.type === "assignment").map((l) => l.path));
+      const updates = lines.filter((l) => l.type === "cluster-update");
+      const best = Math.max(0, ...updates.map((l) => l.accuracy as number));
+      return `${seen.size} images assigned, ` +
+        `${lines.filter((l) => l.type === "refusal").length} refusals, ${updates.length} ` +
+        `cluster updates, best accuracy ${best.toFixed(3)}`;
+    };
+    let reported = Date.now();
     const wait = async (what: string, done: (lines: Line[]) => boolean) => {
       while (!done(parsed())) {
         if (Date.now() - started > TIMEOUT_MS) {
-          const lines = parsed();
-          const seen = new Set(lines.filter((l) => l.type === "assignment").map((l) => l.path));
-          const best = Math.max(
-            0,
-            ...lines.filter((l) => l.type === "cluster-update").map((l) => l.accuracy as number),
-          );
           throw new Error(
-            `Timed out waiting for ${what}: ${seen.size} images assigned, ` +
-              `${lines.filter((l) => l.type === "refusal").length} refusals, best accuracy ` +
-              `${best}. Stream stderr:\n${stream.stderr().slice(-3000)}`,
+            `Timed out waiting for ${what}: ${progress()}. Stream stderr:\n` +
+              stream.stderr().slice(-3000),
           );
+        }
+        // Where a slow run stands, for a CI log that ends in a timeout.
+        if (Date.now() - reported > 60_000) {
+          reported = Date.now();
+          console.log(`e2e: after ${((reported - started) / 1000).toFixed(0)} s: ${progress()}`);
         }
         await new Promise((resolve) => setTimeout(resolve, 200));
       }

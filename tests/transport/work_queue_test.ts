@@ -99,3 +99,35 @@ natsTest("pullBatches() - a terminated message is never delivered again", async 
     await bus.close();
   }
 });
+
+natsTest(
+  "pullBatches() - a pull whose heartbeats came late (a stalled server) ends empty, and the next one delivers",
+  async ({ server }) => {
+    const bus = await NatsBus.connect({ servers: server.url, name: PIPELINE });
+    const abort = new AbortController();
+    try {
+      const batches = pullBatches(bus.connection, queue(), abort.signal);
+      assert.deepEqual((await batches.next()).value, [], "an idle pull expires empty");
+      // The next pull starts; the server stops answering for longer than two heartbeats (2 x
+      // 500 ms at expires 1000 ms), as a machine under load can stall it.
+      const pending = batches.next();
+      Deno.kill(server.pid, "SIGSTOP");
+      await new Promise((resolve) => setTimeout(resolve, 1800));
+      Deno.kill(server.pid, "SIGCONT");
+      const stalled = await pending;
+      assert.equal(stalled.done, false, "the stall did not end the batches");
+      await bus.publish(S.images, encoder.encode("after"), { msgId: "after" });
+      const got: WorkItem[] = [];
+      for (let i = 0; i < 5 && got.length === 0; i++) {
+        got.push(...((await batches.next()).value ?? []));
+      }
+      assert.deepEqual(got.map(text), ["after"]);
+      for (const item of got) item.ack();
+      abort.abort();
+      await batches.return(undefined);
+    } finally {
+      Deno.kill(server.pid, "SIGCONT");
+      await bus.close();
+    }
+  },
+);

@@ -24,6 +24,7 @@ Deno.test("RandomStreams keeps the seed derivations the runs used inline before"
       ["round.scan.augment", 9, seed * 7919 + 9 + 2],
       ["round.selflabel.augment", 10, seed * 49979687 + 10],
       ["round.batches", 11, seed * 104729 + 11],
+      ["round.heads.refresh", 12, seed * 179424673 + 12],
     ];
     assert.equal(legacy.length, RANDOM_STREAM_NAMES.length, "every stream is pinned here");
     for (const [name, position, expected] of legacy) {

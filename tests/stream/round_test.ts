@@ -1,0 +1,18 @@
+import assert from "node:assert/strict";
+import { refreshedHead } from "../../src/stream/round.ts";
+
+Deno.test("refreshedHead() - every `every` SCAN rounds, the heads other than the kept one in turn", () => {
+  const picks = Array.from({ length: 12 }, (_, i) => refreshedHead(3, i + 1, 4, 2));
+  // Rounds 3, 6, 9, 12: heads 3, 0, 1, then 3 again; never the kept head 2.
+  assert.deepEqual(picks, [null, null, 3, null, null, 0, null, null, 1, null, null, 3]);
+  // Whichever head is kept, it is never the one refreshed.
+  for (let kept = 0; kept < 5; kept++) {
+    for (let r = 1; r <= 40; r++) assert.notEqual(refreshedHead(2, r, 5, kept), kept);
+  }
+});
+
+Deno.test("refreshedHead() - none when turned off, with a single head, or before any SCAN round", () => {
+  assert.equal(refreshedHead(0, 3, 5, 0), null);
+  assert.equal(refreshedHead(3, 3, 1, 0), null);
+  assert.equal(refreshedHead(3, 0, 5, 0), null);
+});
