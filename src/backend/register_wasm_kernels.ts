@@ -10,6 +10,7 @@ import { concatConfig, packConfig } from "./kernels/concat.ts";
 import { conv2dBackpropFilterConfig } from "./kernels/conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./kernels/conv2d_backprop_input.ts";
 import { einsumConfig } from "./kernels/einsum.ts";
+import { identityConfig } from "./kernels/identity.ts";
 import { meanConfig, sumConfig } from "./kernels/leading_axes_reduce.ts";
 import { sliceConfig } from "./kernels/slice.ts";
 import { tileConfig } from "./kernels/tile.ts";
@@ -31,6 +32,7 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   concatConfig,
   packConfig,
   batchMatMulConfig,
+  identityConfig,
   ...broadcastCompareConfigs,
 ];
 

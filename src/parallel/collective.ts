@@ -48,6 +48,8 @@ export interface Collective {
    * workers (uneven shards).
    */
   allGather(local: Float32Array): Float32Array[];
+  /** Every worker's `local` in rank order, where all have the same length: one meeting. */
+  allGatherEqual(local: Float32Array): Float32Array[];
   barrier(): void;
 }
 
@@ -57,6 +59,7 @@ export const SOLO: Collective = {
   size: 1,
   allReduceSum: (local) => local.slice(),
   allGather: (local) => [local.slice()],
+  allGatherEqual: (local) => [local.slice()],
   barrier: () => {},
 };
 
@@ -64,7 +67,7 @@ export const SOLO: Collective = {
  * The collective of worker `rank` over `buffers`. Exchanges alternate between two banks of
  * slots, so each needs one barrier, not two: a worker writes bank b for exchange k + 2 only after
  * the barrier of exchange k + 1, which every worker reaches after reading bank b for exchange k.
- * A step meets its peers some 30 times (batch norm's statistics and gradients, the gathered
+ * A step meets its peers some 27 times (batch norm's statistics and gradients, the gathered
  * projections, the gradients), and every meeting waits for the slowest.
  */
 export function sharedCollective(buffers: CollectiveBuffers, rank: number): Collective {
@@ -124,6 +127,13 @@ export function sharedCollective(buffers: CollectiveBuffers, rank: number): Coll
       publish(local);
       const out: Float32Array[] = [];
       for (let r = 0; r < size; r++) out.push(slot(r, all[r]).slice());
+      bank ^= 1;
+      return out;
+    },
+    allGatherEqual(local) {
+      publish(local);
+      const out: Float32Array[] = [];
+      for (let r = 0; r < size; r++) out.push(slot(r, local.length).slice());
       bank ^= 1;
       return out;
     },

@@ -123,8 +123,9 @@ function oneDnnBatchNorms(): BatchNorms | null {
 /**
  * {@link syncBatchNorm} through oneDNN's batch norm (src/backend/onednn/batch_norm.ts). One
  * worker: one primitive each way. Several: the forward normalises again with the global
- * statistics, from the shards' means (one exchange) and their sums of squares about the global
- * mean (a second exchange: Chan's parallel variance, as accurate as a two-pass one); the backward
+ * statistics, combined from every shard's count, mean and variance (one exchange; Chan's
+ * parallel variance, as accurate as a two-pass one, in rank order so every worker gets the same
+ * bits); the backward
  * takes oneDNN's dx with the statistics as constants and adds the terms of the global reductions
  * of dy (one exchange, one per-channel affine pass).
  */
@@ -148,21 +149,12 @@ function syncBatchNormOneDnn(
     let { y, mean, variance } = local;
     let count = localCount;
     if (collective.size > 1) {
-      const sums = new Float32Array(channels + 1);
-      for (let c = 0; c < channels; c++) sums[c] = localCount * local.mean[c];
-      sums[channels] = localCount;
-      const totals = collective.allReduceSum(sums);
-      count = totals[channels];
-      mean = new Float32Array(channels);
-      for (let c = 0; c < channels; c++) mean[c] = totals[c] / count;
-      const squares = new Float32Array(channels);
-      for (let c = 0; c < channels; c++) {
-        const offset = local.mean[c] - mean[c];
-        squares[c] = localCount * (local.variance[c] + offset * offset);
-      }
-      const m2 = collective.allReduceSum(squares);
-      variance = new Float32Array(channels);
-      for (let c = 0; c < channels; c++) variance[c] = m2[c] / count;
+      const mine = new Float32Array(2 * channels + 1);
+      mine.set(local.mean);
+      mine.set(local.variance, channels);
+      mine[2 * channels] = localCount;
+      const shards = collective.allGatherEqual(mine);
+      ({ count, mean, variance } = combineMoments(shards, channels));
       y.dispose();
       y = dnn.normalise(xIn, gammaValues, betaValues, mean, variance, epsilon);
     }
@@ -205,6 +197,33 @@ function syncBatchNormOneDnn(
     };
   });
   return op(x, gamma, beta);
+}
+
+/**
+ * The moments of the whole batch from each shard's `[mean (C), variance (C), count]`: the
+ * count-weighted mean, and the variance as the shards' squared deviations about it (Chan et
+ * al.'s parallel variance). Sums run in rank order, so every worker gets the same bits.
+ */
+export function combineMoments(
+  shards: readonly Float32Array[],
+  channels: number,
+): { count: number; mean: Float32Array; variance: Float32Array } {
+  let count = 0;
+  for (const shard of shards) count += shard[2 * channels];
+  const mean = new Float32Array(channels);
+  const variance = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    let sum = 0;
+    for (const shard of shards) sum += shard[2 * channels] * shard[c];
+    mean[c] = sum / count;
+    let m2 = 0;
+    for (const shard of shards) {
+      const offset = shard[c] - mean[c];
+      m2 += shard[2 * channels] * (shard[channels + c] + offset * offset);
+    }
+    variance[c] = m2 / count;
+  }
+  return { count, mean, variance };
 }
 
 /** The fields of tfjs-layers' BatchNormalization that a replacement `call` needs. */

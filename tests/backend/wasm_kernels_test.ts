@@ -38,6 +38,7 @@ Deno.test("registerWasmKernels() installs every kernel for wasm and is idempoten
       "Equal",
       "Greater",
       "GreaterEqual",
+      "Identity",
       "Less",
       "LessEqual",
       "LogicalAnd",
@@ -409,4 +410,32 @@ Deno.test("comparisons on wasm match cpu when their operands broadcast", async (
       );
     }
   }
+});
+
+Deno.test("Identity (tf.clone) on wasm shares its input's data: same values, either may be disposed first", () => {
+  const before = tf.memory();
+  for (const dtype of ["float32", "int32", "bool"] as const) {
+    const x = tf.tensor([1, -0, 3, 4], [2, 2], dtype);
+    const buffers = tf.memory().numDataBuffers;
+    const y = tf.clone(x);
+    assert.equal(tf.memory().numDataBuffers, buffers, `${dtype}: no copy made`);
+    assert.notEqual(y.id, x.id);
+    assert.deepEqual(y.shape, [2, 2]);
+    assert.equal(y.dtype, dtype);
+    const expected = Array.from(x.dataSync());
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), expected, `${dtype}: y outlives x`);
+    const z = tf.clone(y);
+    z.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), expected, `${dtype}: y outlives its copy`);
+    y.dispose();
+  }
+  // Gradients pass through it (customGrad wraps values in Identity).
+  const x = tf.tensor1d([1, 2, 3]);
+  const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.clone(v), v)))(x);
+  assert.deepEqual(Array.from(g.dataSync()), [2, 4, 6]);
+  tf.dispose([x, g]);
+  const after = tf.memory();
+  assert.equal(after.numTensors, before.numTensors, "no tensor left");
+  assert.equal(after.numDataBuffers, before.numDataBuffers, "no data left");
 });

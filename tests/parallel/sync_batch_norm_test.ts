@@ -9,7 +9,11 @@ import assert from "node:assert/strict";
 import { initBackend } from "../../src/backend/backend.ts";
 import { openOneDnn } from "../../src/backend/onednn/library.ts";
 import { type Collective, SOLO } from "../../src/parallel/collective.ts";
-import { setBatchNormEngine, syncBatchNorm } from "../../src/parallel/sync_batch_norm.ts";
+import {
+  combineMoments,
+  setBatchNormEngine,
+  syncBatchNorm,
+} from "../../src/parallel/sync_batch_norm.ts";
 import { Random } from "../../src/util/random.ts";
 
 await initBackend("wasm");
@@ -91,6 +95,11 @@ function pairCollective(rank: number, mine: Float32Array[], peer: Float32Array[]
     allGather: () => {
       throw new Error("not used by batch norm");
     },
+    allGatherEqual: (local) => {
+      mine.push(local.slice());
+      const other = peer[call++] ?? local;
+      return rank === 0 ? [local.slice(), other.slice()] : [other.slice(), local.slice()];
+    },
     barrier: () => {},
   };
 }
@@ -131,4 +140,35 @@ Deno.test({
     }
     tf.dispose([whole, ...shards]);
   },
+});
+
+Deno.test("combineMoments: the shards' moments give the whole batch's, for any split", () => {
+  const channels = 3;
+  // Channel c: values around a mean far from zero, as after a convolution without bias.
+  const rows = Array.from(
+    { length: 11 },
+    (_, i) => [100 + Math.sin(i), -50 + 0.1 * i * i, 7 + (i % 3)],
+  );
+  const moments = (part: number[][]) => {
+    const out = new Float32Array(2 * channels + 1);
+    for (let c = 0; c < channels; c++) {
+      const mean = part.reduce((s, r) => s + r[c], 0) / part.length;
+      out[c] = mean;
+      out[channels + c] = part.reduce((s, r) => s + (r[c] - mean) ** 2, 0) / part.length;
+    }
+    out[2 * channels] = part.length;
+    return out;
+  };
+  const whole = moments(rows);
+  for (const cuts of [[4], [1, 7], [5, 6, 10]]) {
+    const bounds = [0, ...cuts, rows.length];
+    const shards = bounds.slice(1).map((end, i) => moments(rows.slice(bounds[i], end)));
+    const { count, mean, variance } = combineMoments(shards, channels);
+    assert.equal(count, rows.length);
+    for (let c = 0; c < channels; c++) {
+      assert(Math.abs(mean[c] - whole[c]) <= 1e-5 * Math.abs(whole[c]), `mean ${c}`);
+      const error = Math.abs(variance[c] - whole[channels + c]) / whole[channels + c];
+      assert(error < 1e-4, `variance ${c}: relative error ${error} at cuts ${cuts}`);
+    }
+  }
 });
