@@ -47,12 +47,13 @@ import type { RoundConfig } from "../src/stream/round_config.ts";
 import type { StoredImage } from "../src/stream/store.ts";
 import { type RoundReport, StreamTrainer } from "../src/stream/trainer.ts";
 import { trainingLoop } from "../src/stream/training_loop.ts";
+import type { Unpublished } from "../src/stream/trainer_state.ts";
 import type { Bus } from "../src/transport/bus.ts";
 import { hashedMessageId } from "../src/transport/message_id.ts";
 import { Outbox } from "../src/transport/outbox.ts";
 import { PublishLedger } from "../src/transport/publish_ledger.ts";
 import { subjects } from "../src/transport/subjects.ts";
-import { encodeTensor } from "../src/transport/tensor_codec.ts";
+import { encodeImageMessage } from "../src/transport/stage_messages.ts";
 import { printable, quote } from "../src/util/quote.ts";
 
 /** What a stream needs. */
@@ -151,6 +152,18 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   });
   /** Ids whose assignment is made but not yet on the bus: not saved as published. */
   const unconfirmed = new Set<string>();
+  /**
+   * Everything else handed to the bus and not confirmed yet: a checkpoint saves it, and the next
+   * start publishes it again (the same message ids), so a crash during an outage loses nothing.
+   * Refusals are noted as reported only once confirmed: a restart meets the file again.
+   */
+  const pendingImages = new Set<string>();
+  const pendingEvents = new Map<string, Unpublished["events"][number]>();
+  const pendingRefusals = new Set<string>();
+  const unpublished = (): Unpublished => ({
+    images: [...pendingImages],
+    events: [...pendingEvents.values()],
+  });
   const stopping = new Subject<void>();
   const abort = new AbortController();
   const trainingRounds = trainingLoop(trainer, abort.signal);
@@ -162,15 +175,21 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
   // a restart that re-assigns under another version would store a second assignment.
   const publishRefusal = async (refusal: IngestRefusal) => {
     try {
-      if (!trainer.reportRefusal(refusal.path)) return;
-      const event = refusalEvent({ path: refusal.path, reason: refusal.reason });
+      const { path } = refusal;
+      if (trainer.refusalReported(path) || pendingRefusals.has(path)) return;
+      pendingRefusals.add(path);
+      const event = refusalEvent({ path, reason: refusal.reason });
       await outbox.send(
         () =>
           bus.publish(s.errors, encodeEvent(event), {
             headers: JSON_HEADERS,
-            msgId: hashedMessageId("refusal", refusal.path),
+            msgId: hashedMessageId("refusal", path),
           }),
-        () => counts.refused++,
+        () => {
+          trainer.reportRefusal(path);
+          pendingRefusals.delete(path);
+          counts.refused++;
+        },
       );
       log(`refused ${quote(refusal.path)}: ${printable(refusal.reason)}`);
     } finally {
@@ -178,16 +197,11 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
     }
   };
   const publishImage = (image: StoredImage) => {
-    const { payload, headers } = encodeTensor({
-      data: image.pixels,
-      shape: [config.inputSize, config.inputSize, 3],
-    });
-    return outbox.send(() =>
-      bus.publish(s.images, payload, {
-        // Header values are single lines of text: the path travels URI-encoded.
-        headers: { ...headers, "scan-id": image.id, "scan-path": encodeURIComponent(image.path) },
-        msgId: `image:${image.id}`,
-      })
+    const { payload, headers } = encodeImageMessage({ ...image, size: config.inputSize });
+    pendingImages.add(image.id);
+    return outbox.send(
+      () => bus.publish(s.images, payload, { headers, msgId: `image:${image.id}` }),
+      () => pendingImages.delete(image.id),
     );
   };
   const publishAssignment = (event: AssignmentEvent) => {
@@ -204,22 +218,43 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       },
     );
   };
-  const publishUpdate = (event: ClusterUpdateEvent) =>
-    outbox.send(
+  /** A cluster update or labels, encoded, until the bus has it (see `pendingEvents`). */
+  const publishPendingEvent = (pending: Unpublished["events"][number]) => {
+    pendingEvents.set(pending.msgId, pending);
+    return outbox.send(
       () =>
-        bus.publish(s.clusters, encodeEvent(event), {
+        bus.publish(s[pending.subject], new TextEncoder().encode(pending.event), {
           headers: JSON_HEADERS,
-          msgId: `clusters:${event.version}`,
+          msgId: pending.msgId,
         }),
-      () => counts.updates++,
+      () => {
+        pendingEvents.delete(pending.msgId);
+        if (pending.subject === "clusters") counts.updates++;
+      },
     );
+  };
+  const publishUpdate = (event: ClusterUpdateEvent) =>
+    publishPendingEvent({
+      subject: "clusters",
+      msgId: `clusters:${event.version}`,
+      event: new TextDecoder().decode(encodeEvent(event)),
+    });
   const publishLabels = (event: LabelEvent, round: number) =>
-    outbox.send(() =>
-      bus.publish(s.labels, encodeEvent(event), {
-        headers: JSON_HEADERS,
-        msgId: `labels:${round}`,
-      })
-    );
+    publishPendingEvent({
+      subject: "labels",
+      msgId: `labels:${round}`,
+      event: new TextDecoder().decode(encodeEvent(event)),
+    });
+  /** What the last checkpoint saw unconfirmed, published again (the ledger skips what arrived). */
+  const republish = async () => {
+    const { images, events } = trainer.unpublished;
+    for (const id of images) {
+      if (!trainer.store.has(id)) continue;
+      const i = trainer.store.indexOf(id);
+      await publishImage({ id, path: trainer.store.pathOf(i), pixels: trainer.store.pixelsOf(i) });
+    }
+    for (const event of events) await publishPendingEvent(event);
+  };
   const publishPending = () =>
     lastValueFrom(
       from(trainer.assignPending()).pipe(publishEach(publishAssignment)),
@@ -268,6 +303,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
 
   // The background trainer: a round, its update, the assignments it made possible, a checkpoint.
   const training = (async () => {
+    await republish();
     await publishPending();
     await trainingRounds.run(async (report) => {
       log(describeRound(report));
@@ -275,7 +311,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
       if (report.labels !== null) await publishLabels(report.labels, report.round);
       await publishPending();
       await ledger.mark();
-      await trainer.checkpoint(true, unconfirmed);
+      await trainer.checkpoint(true, unconfirmed, unpublished);
     });
   })();
 
@@ -302,7 +338,7 @@ export async function startStream(options: StreamOptions): Promise<RunningStream
         await publishPending();
         await outbox.flush();
         await ledger.mark();
-        await trainer.checkpoint(false, unconfirmed);
+        await trainer.checkpoint(false, unconfirmed, unpublished);
       }
     } finally {
       await trainer.dispose();

@@ -42,6 +42,22 @@ export const trainerStateSchema = () =>
       "an array",
     ),
     refused: v.array(v.string("a path"), "an array"),
+    // Absent in states written before it existed: nothing was waiting then.
+    unpublished: v.optional(unpublishedSchema(), { images: [], events: [] }),
+  }, "an object");
+
+/** Publishes a checkpoint saw in flight (`TrainerState.unpublished`). */
+export const unpublishedSchema = () =>
+  v.object({
+    images: v.array(v.string("an image id"), "an array"),
+    events: v.array(
+      v.object({
+        subject: v.picklist(["clusters", "labels"], "clusters or labels"),
+        msgId: v.pipe(v.string("a message id"), v.regex(/^[\x21-\x7e]{1,200}$/, "a message id")),
+        event: v.string("an encoded event"),
+      }, "an object"),
+      "an array",
+    ),
   }, "an object");
 
 /** The image store's `index.json` (src/stream/store.ts); its lengths are checked by the store. */

@@ -56,6 +56,7 @@ import {
   saveCheckpoint,
   STATE_FILES,
   type TrainerState,
+  type Unpublished,
 } from "./trainer_state.ts";
 import { RefusedPaths } from "./refused_paths.ts";
 import { StreamModels } from "./stream_models.ts";
@@ -264,14 +265,28 @@ export class StreamTrainer {
     })).filter((neighbour) => neighbour.id !== id);
   }
 
+  /** Whether `path`'s refusal has been reported (on the bus) in this run or a saved one. */
+  refusalReported(path: string): boolean {
+    return this.#refused.has(path);
+  }
+
   /**
    * Whether `path`'s refusal still has to be reported, and note that it has been: a restart
-   * that meets the same bad file again does not report it twice.
+   * that meets the same bad file again does not report it twice. The stream calls it once the
+   * bus has the refusal, so a crash before that reports it again after the restart.
    */
   reportRefusal(path: string): boolean {
     if (this.#refused.has(path)) return false;
     this.#refused.add(path);
     return true;
+  }
+
+  /**
+   * What the last checkpoint saw handed to the bus but not confirmed (images by id, cluster
+   * updates and labels as encoded), for the stream to publish again at start.
+   */
+  get unpublished(): Unpublished {
+    return structuredClone(this.#state.unpublished);
   }
 
   /**
@@ -497,14 +512,24 @@ export class StreamTrainer {
    * @param unconfirmed ids whose assignment event is not on the bus yet (read when the state is
    *   captured): saved as unassigned, so a restart after a crash assigns and publishes them again
    *   instead of losing their event (the event's message id makes a repeat count once).
+   * @param unpublished other publishes not on the bus yet (read when the state is captured):
+   *   saved as they are, for the next start to publish again (`unpublished`).
    */
-  checkpoint(models: boolean, unconfirmed?: ReadonlySet<string>): Promise<void> {
-    const run = this.#saving.then(() => this.#checkpoint(models, unconfirmed));
+  checkpoint(
+    models: boolean,
+    unconfirmed?: ReadonlySet<string>,
+    unpublished?: () => Unpublished,
+  ): Promise<void> {
+    const run = this.#saving.then(() => this.#checkpoint(models, unconfirmed, unpublished));
     this.#saving = run.catch(() => {});
     return run;
   }
 
-  async #checkpoint(models: boolean, unconfirmed?: ReadonlySet<string>): Promise<void> {
+  async #checkpoint(
+    models: boolean,
+    unconfirmed?: ReadonlySet<string>,
+    unpublished?: () => Unpublished,
+  ): Promise<void> {
     const dir = this.stateDir;
     if (dir === undefined) return;
     // What state.json will say is captured now, in one synchronous section, so the index and the
@@ -515,6 +540,7 @@ export class StreamTrainer {
         .filter(([id]) => !unconfirmed?.has(id))
         .map(([id, a]) => [id, a.cluster, a.confidence]),
       refused: [...this.#refused],
+      unpublished: unpublished?.() ?? { images: [], events: [] },
     };
     await saveCheckpoint(dir, state, {
       index: this.#index.toBytes(),

@@ -37,6 +37,19 @@ export interface TrainerState {
   assignments: [string, number, number][];
   /** Paths whose refusal was published. */
   refused: string[];
+  /**
+   * What was handed to the bus but not confirmed when the checkpoint was taken: the images (by
+   * id) and the cluster-update and label events (as encoded). A restart publishes them again
+   * with the same message ids, so a crash during an outage loses none of them and the ledger
+   * keeps the ones that did arrive from being stored twice.
+   */
+  unpublished: Unpublished;
+}
+
+/** Publishes in flight at a checkpoint (see `TrainerState.unpublished`). */
+export interface Unpublished {
+  images: string[];
+  events: { subject: "clusters" | "labels"; msgId: string; event: string }[];
 }
 
 /**
@@ -78,6 +91,7 @@ export async function openTrainerState(
     updatedAt: 0,
     assignments: [],
     refused: [],
+    unpublished: { images: [], events: [] },
   };
 }
 
