@@ -3,6 +3,7 @@
  * then L2 normalisation, so the pretext loss compares cosine similarities.
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { PROJECTION_DIM } from "../config.ts";
 import { Random } from "../util/random.ts";
 import { L2Normalize, registerL2Normalize } from "./l2_normalize.ts";
 
@@ -15,7 +16,7 @@ import { L2Normalize, registerL2Normalize } from "./l2_normalize.ts";
 export function buildProjectionHead(
   inDim: number,
   hiddenDim: number,
-  outDim = 128,
+  outDim = PROJECTION_DIM,
   seed = 0,
 ): tfl.LayersModel {
   const dims = { inDim, hiddenDim, outDim };

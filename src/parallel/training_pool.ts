@@ -9,7 +9,7 @@
  * same sequence of steps.
  */
 import { type BackendName, ensureBackendAvailable } from "../backend/backend.ts";
-import type { ScanConfig } from "../config.ts";
+import { PROJECTION_DIM, type ScanConfig } from "../config.ts";
 import type { WeakOptions } from "../augment/options.ts";
 import type { ImageBatch } from "../data/dataset.ts";
 import { StreamModels } from "../stream/stream_models.ts";
@@ -124,7 +124,7 @@ export class TrainingPool {
       totalFloats(options.weights, options.config),
       // Gathered projections: 2 views of every image of a batch, at the projection's width.
       2 * (options.maxBatch ?? options.config.pretext.batchSize) *
-        (options.weights.projection?.at(-1)?.length ?? 128),
+        (options.weights.projection?.at(-1)?.length ?? PROJECTION_DIM),
     );
     const buffers = collectiveBuffers(threads, slotFloats);
     const workers = Array.from(

@@ -6,7 +6,7 @@
  * once.
  */
 import { sha256Hex } from "../image/hash.ts";
-import type { Bus, BusMessage } from "../transport/bus.ts";
+import { type Bus, type BusMessage, JSON_HEADERS } from "../transport/bus.ts";
 import { subjects } from "../transport/subjects.ts";
 import { printable } from "../util/quote.ts";
 import { refusalSchema } from "./events.ts";
@@ -54,7 +54,7 @@ export async function refuseMessage(
       "create",
     );
     await refuser.bus.publish(s.errors, new TextEncoder().encode(JSON.stringify(event)), {
-      headers: { "content-type": "application/json" },
+      headers: JSON_HEADERS,
       msgId: `invalid:${refuser.stage}:${await digestOf(msg)}`,
     });
   } catch (failure) {

@@ -13,6 +13,7 @@
  * checkpoint must be a plausible checkpoint number.
  */
 import * as v from "valibot";
+import { PROJECTION_DIM } from "../config.ts";
 import { IMAGE_ID_PATTERN, MAX_CHECKPOINT, MAX_PATH_LENGTH } from "./fields.ts";
 
 export const HEADERS = Object.freeze({
@@ -119,9 +120,6 @@ export function headerFields(
   );
 }
 
-/** Width D of the pretext features (the projection head's output). */
-export const PROJECTED_WIDTH = 128;
-
 /**
  * The feature widths an embedding of a pipeline with backbone `widths` must have: F is the
  * backbone's last width, D the projection's.
@@ -130,5 +128,5 @@ export function featureWidths(widths: readonly number[] | undefined): {
   backbone?: number;
   projected: number;
 } {
-  return { backbone: widths?.[widths.length - 1], projected: PROJECTED_WIDTH };
+  return { backbone: widths?.[widths.length - 1], projected: PROJECTION_DIM };
 }
