@@ -17,7 +17,8 @@ import { makeRoundConfig } from "../../src/stream/round_config.ts";
 import { NatsBus } from "../../src/transport/nats_bus.ts";
 import { PipelineState } from "../../src/transport/pipeline_state.ts";
 import { encodeEmbeddingMessage, encodeImageMessage } from "../../src/transport/stage_messages.ts";
-import { subjects } from "../../src/transport/subjects.ts";
+import { streamName, subjects } from "../../src/transport/subjects.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { natsTest } from "../_nats.ts";
 
 await initBackend("wasm");
@@ -110,6 +111,68 @@ natsTest(
     } finally {
       stop.abort();
       watching.unsubscribe();
+      await bus.close();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+);
+
+natsTest(
+  "cluster worker on NATS - a replay past the stream's retention says the rebuild is incomplete",
+  async ({ server }) => {
+    const name = "clusterretention";
+    const root = await Deno.makeTempDir({ prefix: "scanstream_cluster_retention_" });
+    const bus = await NatsBus.connect({ servers: server.url, name });
+    const s = subjects(name);
+    const config = makeConfig("fixtures", { inputSize: 16, heads: 1, neighbours: 5 });
+    const stop = new AbortController();
+    try {
+      const data = await loadDataset(SHAPES, { size: config.inputSize, limit: 3 });
+      const stride = config.inputSize * config.inputSize * 3;
+      for (let i = 0; i < data.n; i++) {
+        const { payload, headers } = encodeImageMessage({
+          id: data.ids[i],
+          path: data.paths[i],
+          pixels: data.pixels.slice(i * stride, (i + 1) * stride),
+          size: config.inputSize,
+        });
+        await bus.publish(s.images, payload, { headers, msgId: `image:${data.ids[i]}` });
+      }
+      // What retention does to the oldest message.
+      const jsm = await jetstreamManager(bus.connection);
+      await jsm.streams.deleteMessage(streamName(name), 1);
+      const errors: string[] = [];
+      const watching = bus.subscribe(s.errors, { deliverAll: true }).subscribe((msg) =>
+        errors.push(parseJson(refusalSchema(), msg.payload, "refusal").reason)
+      );
+      const logs: string[] = [];
+      const worker = runClusterWorker({
+        bus,
+        state: await PipelineState.open(bus.connection, name),
+        name,
+        id: "cluster-retention",
+        signal: stop.signal,
+        log: (line) => logs.push(line),
+      }, {
+        config,
+        rounds: makeRoundConfig(config, { minImages: 1000 }),
+        stateDir: join(root, "state"),
+        threads: 1,
+        batchWaitMs: 50,
+        maxWaitMs: 100,
+      });
+      const deadline = Date.now() + 30_000;
+      while (errors.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      stop.abort();
+      await worker;
+      watching.unsubscribe();
+      assert.match(logs.join("\n"), /replay starts at message 2: 1 older messages were removed/);
+      assert.equal(errors.length, 1, errors.join("\n"));
+      assert.match(errors[0], /rebuilds from the subjects is incomplete/);
+    } finally {
+      stop.abort();
       await bus.close();
       await Deno.remove(root, { recursive: true });
     }
