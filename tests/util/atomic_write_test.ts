@@ -52,9 +52,21 @@ Deno.test("readJsonIfExists() parses with a schema: a state naming a path outsid
       updatedAt: 40,
       assignments: [["a", 1, 0.9]],
       refused: ["bad.png"],
+      unpublished: {
+        images: ["b"],
+        events: [{ subject: "clusters", msgId: "clusters:1", event: "{}" }],
+      },
     };
     await writeJsonAtomic(path, state);
     assert.deepEqual(await readJsonIfExists(path, trainerStateSchema()), state);
+    // A state written before `unpublished` existed reads as one with nothing waiting.
+    const { unpublished: _, ...older } = state;
+    await writeJsonAtomic(path, older);
+    assert.deepEqual(await readJsonIfExists(path, trainerStateSchema()), {
+      ...older,
+      unpublished: { images: [], events: [] },
+    });
+    await writeJsonAtomic(path, state);
     await writeJsonAtomic(path, { ...state, models: "../../elsewhere" });
     await assert.rejects(
       () => readJsonIfExists(path, trainerStateSchema()),
