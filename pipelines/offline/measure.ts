@@ -23,6 +23,8 @@ import { backboneConfig, featureDim, saveClustering } from "../../src/run/checkp
 import { embedDataset } from "../../src/run/inference.ts";
 import { StageTrainers } from "../../src/run/stage_trainers.ts";
 import type { ClusteringModel, ContrastiveModel } from "../../src/stages/models.ts";
+import { evaluateHeads } from "../../src/stages/scan.ts";
+import { Random } from "../../src/util/random.ts";
 import type * as tfl from "@tensorflow/tfjs-layers";
 
 /** Timed steps per stage, after one untimed warm-up step (SCAN's cost milliseconds: more). */
@@ -30,6 +32,8 @@ export const TIMED_STEPS = 2;
 const TIMED_SCAN_STEPS = 10;
 /** Images embedded to time inference. */
 const EMBED_SAMPLE = 256;
+/** Images whose heads' SCAN losses are timed (random logits and neighbours). */
+const HEAD_LOSS_SAMPLE = 2048;
 
 /** What measuring needs from the run. */
 export interface MeasureRun {
@@ -147,8 +151,10 @@ async function measureWith(
     await Deno.remove(dir, { recursive: true });
   }
   const checkpoint = (performance.now() - saving) / 1000;
+  const headLossImage = timedHeadLosses(config);
   return {
     checkpoint,
+    headLossImage,
     pretextStep,
     scanStep,
     selflabelStep,
@@ -190,4 +196,24 @@ async function timedScan(
   } finally {
     trainer.dispose();
   }
+}
+
+/**
+ * Seconds per training image of `evaluateHeads` (every head's SCAN loss over an image and its K
+ * neighbours), as each SCAN epoch ends: linear in the images, so a sample of random logits and
+ * neighbours gives it. On 60,000 images with 5 heads and K = 20 it is seconds per epoch, more
+ * than the epoch's steps on frozen features.
+ */
+function timedHeadLosses(config: ScanConfig): number {
+  const n = HEAD_LOSS_SAMPLE;
+  const k = config.neighbours;
+  const rng = new Random(0);
+  const neighbours = Int32Array.from({ length: n * k }, (_, i) => i % k === 0 ? i / k : rng.int(n));
+  const logits = Array.from(
+    { length: config.heads },
+    () => Float32Array.from({ length: n * config.clusters }, () => rng.normal()),
+  );
+  const started = performance.now();
+  evaluateHeads(logits, n, config.clusters, neighbours, k, config.entropyWeight);
+  return (performance.now() - started) / 1000 / n;
 }

@@ -107,6 +107,7 @@ export const budgetPlanSchema = () =>
       selflabelStep: finite(),
       embedImage: finite(),
       checkpoint: finite(),
+      headLossImage: v.optional(finite()),
       poolOpen: finite(),
       measuring: finite(),
     }, "an object"),

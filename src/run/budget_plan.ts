@@ -18,6 +18,12 @@ export interface StageTimings {
   readonly embedImage: number;
   /** Writing one checkpoint (backbone and a head or projection), as every epoch ends. */
   readonly checkpoint: number;
+  /**
+   * Every head's SCAN loss over one training image and its neighbours, given the logits (a SCAN
+   * epoch ends with it over every training image, to choose the head). Absent in plans made
+   * before it was measured: counted as 0 there.
+   */
+  readonly headLossImage?: number;
   /** Opening the training pool (its workers and networks). */
   readonly poolOpen: number;
   /** What the measurement itself took; spent before the plan starts. */
@@ -105,18 +111,19 @@ export function planBudget(
   const n = sizes.train;
   // Every epoch ends with a checkpoint (SCAN: the latest, and the best when it improved).
   const save = timings.checkpoint ?? 0;
+  const headLoss = timings.headLossImage ?? 0;
   const epochSeconds: Record<TrainingStage, number> = {
     pretext: stepsPerEpoch(n, config.pretext.batchSize) * timings.pretextStep + save,
     // A SCAN epoch ends with the heads' losses over the training images (one pass without a
     // frozen backbone; a head product with one).
     scan: stepsPerEpoch(n, config.scan.batchSize) * timings.scanStep + 2 * save +
-      (config.clusterHeadOnly ? 0 : n * timings.embedImage),
+      n * headLoss + (config.clusterHeadOnly ? 0 : n * timings.embedImage),
     selflabel: stepsPerEpoch(n, config.selflabel.batchSize) * timings.selflabelStep + save,
   };
   const mining = n * timings.embedImage;
   // SCAN's frozen features and its best head's losses (a pass each over train), and with labels
   // three passes over the evaluation images (pretext k-means, SCAN, self-labelling).
-  const overheadSeconds = timings.poolOpen + 2 * n * timings.embedImage +
+  const overheadSeconds = timings.poolOpen + 2 * n * timings.embedImage + n * headLoss +
     (sizes.labelled ? 3 * sizes.evaluation * timings.embedImage : 0);
   let left = minutes * 60 - timings.measuring - mining - overheadSeconds;
   const plans: Partial<Record<TrainingStage, StagePlan>> = {};

@@ -108,3 +108,17 @@ Deno.test("a plan as stored in plan.json parses back; a tampered one is refused"
   const tampered = JSON.stringify({ ...plan, pretext: { ...plan.pretext, epochs: -1 } });
   assert.throws(() => parseJson(budgetPlanSchema(), tampered, "plan.json"), /plan\.json/);
 });
+
+Deno.test("planBudget() counts the heads' losses that end each SCAN epoch, and once more at its end", () => {
+  // 1000 images at 2 ms each: 2 s a SCAN epoch besides its 1 s of steps.
+  const plan = planBudget(10, config, sizes, { ...timings, headLossImage: 0.002 }, {
+    pretext: 2,
+    scan: 2,
+    selflabel: 2,
+  });
+  assert.equal(plan.scan.seconds, 2 * (1 + 2));
+  assert.equal(plan.overheadSeconds, 4 + 2, "the best head's losses after the last epoch");
+  // A plan made before the field existed reads as 0.
+  const older = planBudget(10, config, sizes, timings, { pretext: 2, scan: 2, selflabel: 2 });
+  assert.equal(older.scan.seconds, 2);
+});
