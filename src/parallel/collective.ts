@@ -105,6 +105,15 @@ export function sharedCollective(buffers: CollectiveBuffers, rank: number): Coll
     barrier();
   };
 
+  /** Every worker's vector, worker r's of length `lengthOf(r)`: one meeting. */
+  const gather = (local: Float32Array, lengthOf: (r: number) => number) => {
+    publish(local);
+    const out: Float32Array[] = [];
+    for (let r = 0; r < size; r++) out.push(slot(r, lengthOf(r)).slice());
+    bank ^= 1;
+    return out;
+  };
+
   return {
     rank,
     size,
@@ -124,18 +133,10 @@ export function sharedCollective(buffers: CollectiveBuffers, rank: number): Coll
       const lengthSlot = new Float32Array(size);
       lengthSlot[rank] = local.length;
       const all = this.allReduceSum(lengthSlot);
-      publish(local);
-      const out: Float32Array[] = [];
-      for (let r = 0; r < size; r++) out.push(slot(r, all[r]).slice());
-      bank ^= 1;
-      return out;
+      return gather(local, (r) => all[r]);
     },
     allGatherEqual(local) {
-      publish(local);
-      const out: Float32Array[] = [];
-      for (let r = 0; r < size; r++) out.push(slot(r, local.length).slice());
-      bank ^= 1;
-      return out;
+      return gather(local, () => local.length);
     },
   };
 }

@@ -10,7 +10,6 @@ import { runClusterWorker } from "../../pipelines/workers/cluster_worker.ts";
 import type { WorkerContext } from "../../pipelines/workers/worker_context.ts";
 import { initBackend } from "../../src/backend/backend.ts";
 import { makeConfig } from "../../src/config.ts";
-import { loadDataset } from "../../src/data/load_dataset.ts";
 import { refusalSchema } from "../../src/protocol/events.ts";
 import { parseJson } from "../../src/protocol/parse.ts";
 import { makeRoundConfig } from "../../src/stream/round_config.ts";
@@ -20,11 +19,11 @@ import { encodeEmbeddingMessage, encodeImageMessage } from "../../src/transport/
 import { streamName, subjects } from "../../src/transport/subjects.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { natsTest } from "../_nats.ts";
+import { publishShapeImages } from "./_shape_messages.ts";
 
 await initBackend("wasm");
 
 const NAME = "clusterhostile";
-const SHAPES = new URL("../../fixtures/shapes", import.meta.url).pathname;
 const ID = (n: number) => n.toString(16).padStart(64, "0");
 
 natsTest(
@@ -43,7 +42,6 @@ natsTest(
     const logs: string[] = [];
     const stop = new AbortController();
     try {
-      const data = await loadDataset(SHAPES, { size: config.inputSize, limit: 10 });
       const stride = config.inputSize * config.inputSize * 3;
       const image = (id: string, pixels: Uint8Array, size = config.inputSize) =>
         encodeImageMessage({ id, path: `${id.slice(0, 8)}.png`, pixels, size });
@@ -68,13 +66,7 @@ natsTest(
       for (const [subject, { payload, headers }] of forged) {
         await bus.publish(subject, payload, { headers });
       }
-      for (let i = 0; i < data.n; i++) {
-        const { payload, headers } = image(
-          data.ids[i],
-          data.pixels.slice(i * stride, (i + 1) * stride),
-        );
-        await bus.publish(s.images, payload, { headers, msgId: `image:${data.ids[i]}` });
-      }
+      const data = await publishShapeImages(bus, s.images, config.inputSize, 10);
       const ctx: WorkerContext = {
         bus,
         state: await PipelineState.open(bus.connection, NAME),
@@ -127,17 +119,7 @@ natsTest(
     const config = makeConfig("fixtures", { inputSize: 16, heads: 1, neighbours: 5 });
     const stop = new AbortController();
     try {
-      const data = await loadDataset(SHAPES, { size: config.inputSize, limit: 3 });
-      const stride = config.inputSize * config.inputSize * 3;
-      for (let i = 0; i < data.n; i++) {
-        const { payload, headers } = encodeImageMessage({
-          id: data.ids[i],
-          path: data.paths[i],
-          pixels: data.pixels.slice(i * stride, (i + 1) * stride),
-          size: config.inputSize,
-        });
-        await bus.publish(s.images, payload, { headers, msgId: `image:${data.ids[i]}` });
-      }
+      await publishShapeImages(bus, s.images, config.inputSize, 3);
       // What retention does to the oldest message.
       const jsm = await jetstreamManager(bus.connection);
       await jsm.streams.deleteMessage(streamName(name), 1);

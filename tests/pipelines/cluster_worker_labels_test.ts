@@ -8,20 +8,18 @@ import { runClusterWorker } from "../../pipelines/workers/cluster_worker.ts";
 import type { WorkerContext } from "../../pipelines/workers/worker_context.ts";
 import { initBackend } from "../../src/backend/backend.ts";
 import { makeConfig } from "../../src/config.ts";
-import { loadDataset } from "../../src/data/load_dataset.ts";
 import { labelSchema } from "../../src/protocol/events.ts";
 import { parseJson } from "../../src/protocol/parse.ts";
 import { makeRoundConfig } from "../../src/stream/round_config.ts";
 import { NatsBus } from "../../src/transport/nats_bus.ts";
 import { PipelineState } from "../../src/transport/pipeline_state.ts";
-import { encodeImageMessage } from "../../src/transport/stage_messages.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { natsTest } from "../_nats.ts";
+import { publishShapeImages } from "./_shape_messages.ts";
 
 await initBackend("wasm");
 
 const NAME = "clusterlabels";
-const SHAPES = new URL("../../fixtures/shapes", import.meta.url).pathname;
 
 natsTest(
   "cluster worker on NATS - self-labelling's pseudo-labels go out on the labels subject",
@@ -54,17 +52,7 @@ natsTest(
     });
     const stop = new AbortController();
     try {
-      const data = await loadDataset(SHAPES, { size: config.inputSize, limit: 40 });
-      const stride = config.inputSize * config.inputSize * 3;
-      for (let i = 0; i < data.n; i++) {
-        const { payload, headers } = encodeImageMessage({
-          id: data.ids[i],
-          path: data.paths[i],
-          pixels: data.pixels.slice(i * stride, (i + 1) * stride),
-          size: config.inputSize,
-        });
-        await bus.publish(s.images, payload, { headers, msgId: `image:${data.ids[i]}` });
-      }
+      const data = await publishShapeImages(bus, s.images, config.inputSize, 40);
       const ctx: WorkerContext = {
         bus,
         state: await PipelineState.open(bus.connection, NAME),

@@ -56,3 +56,34 @@ export async function spawnTask(task: string, args: string[]): Promise<TaskProce
     },
   };
 }
+
+/** A JSON file parsed, or undefined while it does not exist. */
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as T;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Poll `probe` until it gives a value; after `timeoutMs` fail with `what` and the end of the
+ * task's stderr.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  stderr: () => string,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting for ${what}. Stream stderr:\n${stderr().slice(-3000)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

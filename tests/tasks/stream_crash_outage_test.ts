@@ -13,7 +13,7 @@ import { startNatsServer } from "../../src/transport/nats_server.ts";
 import { subjects } from "../../src/transport/subjects.ts";
 import { natsTest } from "../_nats.ts";
 import { shapeImageNames } from "../_shapes.ts";
-import { spawnTask, type TaskProcess } from "./_task_process.ts";
+import { readJson, spawnTask, waitFor } from "./_task_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SHAPES = join(ROOT, "fixtures", "shapes");
@@ -24,34 +24,6 @@ interface SavedState {
   assignments: unknown[];
   refused: string[];
   unpublished?: { images: string[]; events: { msgId: string }[] };
-}
-
-async function readState(path: string): Promise<SavedState | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)) as SavedState;
-  } catch {
-    // Absent, or caught between a write and its rename: read again.
-    return undefined;
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  stream: TaskProcess,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `Timed out waiting for ${what}. Stream stderr:\n${stream.stderr().slice(-3000)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 natsTest(
@@ -80,30 +52,38 @@ natsTest(
     const s = subjects(NAME);
     try {
       await copy(0, 40);
-      await waitFor("the first clustering of 40 images to be saved", async () => {
-        const saved = await readState(statePath);
-        return saved !== undefined && saved.version >= 1 && saved.assignments.length >= 40
-          ? saved
-          : undefined;
-      }, stream);
+      await waitFor(
+        "the first clustering of 40 images to be saved",
+        async () => {
+          const saved = await readJson<SavedState>(statePath);
+          return saved !== undefined && saved.version >= 1 && saved.assignments.length >= 40
+            ? saved
+            : undefined;
+        },
+        stream.stderr,
+        120_000,
+      );
 
       // The outage: more images and a bad file arrive, a round makes a cluster update, and a
       // checkpoint saves them all while their publishes wait for the server.
-      const versionBefore = (await readState(statePath))!.version;
+      const versionBefore = (await readJson<SavedState>(statePath))!.version;
       await server.stop();
       await copy(40, 60);
       await Deno.copyFile(join(ROOT, "fixtures", "bad", "text.png"), join(watch, "text.png"));
-      const storeSize = async () => {
-        const index = await Deno.readTextFile(join(state, "store", "index.json")).catch(() => "{}");
-        return (JSON.parse(index) as { n?: number }).n ?? 0;
-      };
-      const during = (await waitFor("a checkpoint of every image and a new update", async () => {
-        const saved = await readState(statePath);
-        return saved !== undefined && saved.version > versionBefore &&
-            (await storeSize()) >= names.length
-          ? saved
-          : undefined;
-      }, stream))!;
+      const storeSize = async () =>
+        (await readJson<{ n: number }>(join(state, "store", "index.json")))?.n ?? 0;
+      const during = (await waitFor(
+        "a checkpoint of every image and a new update",
+        async () => {
+          const saved = await readJson<SavedState>(statePath);
+          return saved !== undefined && saved.version > versionBefore &&
+              (await storeSize()) >= names.length
+            ? saved
+            : undefined;
+        },
+        stream.stderr,
+        120_000,
+      ))!;
       assert.equal(during.refused.length, 0, "the refusal is not saved as reported");
       assert.notEqual(await stream.stop("SIGKILL"), 0);
 
@@ -123,13 +103,18 @@ natsTest(
           JSON.parse(new TextDecoder().decode(m.payload)).version as number
         );
       try {
-        await waitFor("every image, the refusal and the outage's update on the bus", () => {
-          const done = got.get(s.images)!.length >= names.length &&
-            got.get(s.errors)!.length >= 1 &&
-            got.get(s.assignments)!.length >= names.length &&
-            pendingUpdates.every((v) => versions().includes(v));
-          return Promise.resolve(done ? true : undefined);
-        }, stream);
+        await waitFor(
+          "every image, the refusal and the outage's update on the bus",
+          () => {
+            const done = got.get(s.images)!.length >= names.length &&
+              got.get(s.errors)!.length >= 1 &&
+              got.get(s.assignments)!.length >= names.length &&
+              pendingUpdates.every((v) => versions().includes(v));
+            return Promise.resolve(done ? true : undefined);
+          },
+          stream.stderr,
+          120_000,
+        );
         // Anything repeated would come within this.
         await new Promise((resolve) => setTimeout(resolve, 1500));
       } finally {

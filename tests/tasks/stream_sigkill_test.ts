@@ -22,6 +22,7 @@ import type { BusMessage } from "../../src/transport/bus.ts";
 import { natsTest } from "../_nats.ts";
 import { shapeImageNames } from "../_shapes.ts";
 import { taskPermissions } from "../run/_tiny_run.ts";
+import { readJson, waitFor } from "./_task_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SHAPES = join(ROOT, "fixtures", "shapes");
@@ -33,32 +34,6 @@ interface SavedState {
   models: string | null;
   steps: { rounds: number };
   assignments: [string, number, number][];
-}
-
-async function readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  stderr: () => string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out waiting for ${what}. Stream stderr:\n${stderr().slice(-3000)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** `tasks/stream.ts` in a subprocess with its deno.json permissions. */
