@@ -28,7 +28,8 @@ const DEFAULT_BUDGET_MINUTES = 10;
 const USAGE = `usage: deno task train --data D [--labels L] --out RUN [--clusters C] [--preset NAME]
     [--eval-data E] [--eval-labels L2] [--backend wasm|cpu|tensorflow] [--threads N] [--limit N]
     [--budget MINUTES] [--pretext-epochs N] [--scan-epochs N] [--selflabel-epochs N] [--heads N]
-    [--neighbours K] [--entropy-weight W] [--input-size S] [--seed N]
+    [--neighbours K] [--entropy-weight W] [--input-size S] [--temperature T] [--crop-min A]
+    [--seed N]
 
   D: a folder of images (nested folders fine) or idx:<prefix>, e.g.
      idx:/usr/share/datasets/fashion-mnist/train (IDX files <prefix>-images-idx3-ubyte[.gz]).
@@ -39,6 +40,9 @@ const USAGE = `usage: deno task train --data D [--labels L] --out RUN [--cluster
   MINUTES: time budget; epochs are planned from step times measured at the start (default
      ${DEFAULT_BUDGET_MINUTES} with the auto preset, none with a named one; 0: none). An epoch flag
      fixes that stage's epochs, and the others share what is left.
+  T: NT-Xent temperature of the pretext task (default 0.1, the paper's).
+  A: smallest area of the random crop, as a fraction of the image (the largest is the whole
+     image); default from the data's size with the auto preset (docs/training.md).
   Rerunning with the same --out resumes where the run stopped (with its stored plan).`;
 
 await runTask(USAGE, async () => {
@@ -63,19 +67,28 @@ await runTask(USAGE, async () => {
       neighbours: { type: "string" },
       "entropy-weight": { type: "string" },
       "input-size": { type: "string" },
+      temperature: { type: "string" },
+      "crop-min": { type: "string" },
       seed: { type: "string" },
     },
   });
   const data = required(values.data, "--data");
   const out = required(values.out, "--out");
-  const overrides: ConfigOverrides = numericFlags(values, [
-    ["clusters", "clusters"],
-    ["heads", "heads"],
-    ["neighbours", "neighbours"],
-    ["entropyWeight", "entropy-weight"],
-    ["inputSize", "input-size"],
-    ["seed", "seed"],
-  ]);
+  const overrides: { -readonly [K in keyof ConfigOverrides]: ConfigOverrides[K] } = numericFlags(
+    values,
+    [
+      ["clusters", "clusters"],
+      ["heads", "heads"],
+      ["neighbours", "neighbours"],
+      ["entropyWeight", "entropy-weight"],
+      ["inputSize", "input-size"],
+      ["temperature", "temperature"],
+      ["seed", "seed"],
+    ],
+  );
+  // The random crop's smallest area; the largest stays the whole image.
+  const cropMin = optionalNumber(values["crop-min"], "--crop-min");
+  if (cropMin !== undefined) overrides.cropScale = [cropMin, 1];
   const fixedEpochs: Partial<Record<"pretext" | "scan" | "selflabel", number>> = {};
   for (const stage of ["pretext", "scan", "selflabel"] as const) {
     const epochs = optionalNumber(values[`${stage}-epochs`], `--${stage}-epochs`);
@@ -151,10 +164,19 @@ await runTask(USAGE, async () => {
 
 /** The fields the `auto` settings choose, as the run uses them (flags applied). */
 function chosenFields(config: ReturnType<typeof makeConfig>): Record<string, unknown> {
-  const { inputSize, clusters, neighbours, cropScale, invertProbability, colourAugment, backbone } =
-    config;
+  const {
+    inputSize,
+    clusters,
+    neighbours,
+    cropScale,
+    invertProbability,
+    colourAugment,
+    backbone,
+    temperature,
+  } = config;
   return {
     inputSize,
+    temperature,
     clusters,
     neighbours,
     cropScale,

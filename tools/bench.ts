@@ -40,6 +40,7 @@ import {
   type StepProfile,
 } from "./_kernel_profile.ts";
 import { poolStep, poolStepHere } from "./_pool_step.ts";
+import { scaling } from "./_scaling.ts";
 import { range, ratio, runTorch, type TorchRun, torchUnavailable } from "./_torch_compare.ts";
 import {
   buildSimclrStepState,
@@ -52,7 +53,8 @@ import {
 
 const USAGE = "usage: deno task bench [--backend wasm|cpu|tensorflow|all] [--batch N] " +
   "[--iters N] [--backbone " + Object.keys(BACKBONES).join("|") + "] [--input-size S | --size S]" +
-  " [--threads N[,N...]] [--layers] [--compare] [--profile [--top N] [--steps N] [--baseline]]";
+  " [--threads N[,N...]] [--layers] [--compare] [--profile [--top N] [--steps N] [--baseline]]" +
+  " [--scaling [--rounds N]]";
 
 /**
  * Batch and timed iterations per backend when not given, and whether to run an untimed warm-up
@@ -112,11 +114,13 @@ await runTask(USAGE, async () => {
       layers: { type: "boolean", default: false },
       steps: { type: "string" },
       baseline: { type: "boolean", default: false },
+      scaling: { type: "boolean", default: false },
+      rounds: { type: "string" },
     },
     strict: true,
   });
-  if (values.compare && values.profile) {
-    throw new UsageError("--compare and --profile measure different things: give one");
+  if ([values.compare, values.profile, values.scaling].filter(Boolean).length > 1) {
+    throw new UsageError("--compare, --profile and --scaling measure different things: give one");
   }
   if (values["input-size"] !== undefined && values.size !== undefined) {
     throw new UsageError("--size is --input-size: give one");
@@ -148,10 +152,12 @@ await runTask(USAGE, async () => {
     convolutions: convolutionEngine(),
   });
 
-  if (values.profile || values.compare) {
+  if (values.profile || values.compare || values.scaling) {
     if (!["all", "wasm"].includes(values.backend)) {
       throw new UsageError(
-        `--${values.profile ? "profile" : "compare"} measures the wasm backend, ` +
+        `--${
+          values.profile ? "profile" : values.compare ? "compare" : "scaling"
+        } measures the wasm backend, ` +
           `current --backend is ${values.backend}`,
       );
     }
@@ -176,6 +182,25 @@ await runTask(USAGE, async () => {
         values.backbone,
       )),
     });
+    return;
+  }
+  if (values.scaling) {
+    const many = values.threads === undefined ? Math.max(2, defaultThreads("train")) : threads;
+    const run = await scaling({
+      backbone: values.backbone,
+      backend: "wasm",
+      inputSize: sizeFlag ?? COMPARE_SETTINGS[0].inputSize,
+      batch: batchFlag ?? COMPARE_SETTINGS[0].batch,
+      threads: many,
+      rounds: positiveInteger(values.rounds, "--rounds") ?? 5,
+      iters: itersFlag ?? DEFAULTS.wasm.iters,
+      onRound: (r) =>
+        logLine(
+          `N=1 ${r.oneMs} ms, N=${many} ${r.manyMs} ms (waiting ${r.waitMs} ms), ` +
+            `${many} independent shards ${r.independentMs} ms: ${r.speedup}x, ceiling ${r.ceiling}x`,
+        ),
+    });
+    printJson({ ...backbone(), ...run });
     return;
   }
   if (values.compare) {

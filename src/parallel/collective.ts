@@ -51,6 +51,8 @@ export interface Collective {
   /** Every worker's `local` in rank order, where all have the same length: one meeting. */
   allGatherEqual(local: Float32Array): Float32Array[];
   barrier(): void;
+  /** Milliseconds this worker has spent waiting for its peers so far (a diagnostic). */
+  waitedMs(): number;
 }
 
 /** The collective of a single worker: nothing to exchange. */
@@ -61,6 +63,7 @@ export const SOLO: Collective = {
   allGather: (local) => [local.slice()],
   allGatherEqual: (local) => [local.slice()],
   barrier: () => {},
+  waitedMs: () => 0,
 };
 
 /**
@@ -76,6 +79,7 @@ export function sharedCollective(buffers: CollectiveBuffers, rank: number): Coll
   const control = new Int32Array(buffers.control);
   const slots = new Float32Array(buffers.slots);
   let bank = 0;
+  let waited = 0;
   const slot = (r: number, length: number) => {
     const start = (bank * size + r) * slotFloats;
     return slots.subarray(start, start + length);
@@ -89,9 +93,11 @@ export function sharedCollective(buffers: CollectiveBuffers, rank: number): Coll
       Atomics.add(control, GENERATION, 1);
       Atomics.notify(control, GENERATION);
     } else {
+      const start = performance.now();
       while (Atomics.load(control, GENERATION) === generation) {
         Atomics.wait(control, GENERATION, generation);
       }
+      waited += performance.now() - start;
     }
   };
 
@@ -118,6 +124,7 @@ export function sharedCollective(buffers: CollectiveBuffers, rank: number): Coll
     rank,
     size,
     barrier,
+    waitedMs: () => waited,
     allReduceSum(local) {
       publish(local);
       const sum = new Float32Array(local.length);

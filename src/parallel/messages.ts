@@ -161,6 +161,8 @@ export type WorkerResult =
     readonly type: "pretext";
     readonly loss: number;
     readonly ms: number;
+    /** Of `ms`, the time spent waiting for the other workers. */
+    readonly waitMs: number;
     readonly gradient?: Float32Array;
   }
   | { readonly type: "embed"; readonly embeddings: Embeddings }

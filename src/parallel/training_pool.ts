@@ -62,6 +62,8 @@ export interface PretextStepOptions {
 export interface PretextStepResult {
   readonly loss: number;
   readonly workerMs: number;
+  /** Each worker's time spent waiting for its peers in this step, in rank order. */
+  readonly waitMs: number[];
   /** With `gradientOnly`: the gradient of the batch's loss, flat over backbone and projection. */
   readonly gradient?: Float32Array;
 }
@@ -167,10 +169,15 @@ export class TrainingPool {
         })
       ));
       let workerMs = 0;
-      for (const r of results) if (r.type === "pretext") workerMs = Math.max(workerMs, r.ms);
+      const waitMs: number[] = [];
+      for (const r of results) {
+        if (r.type !== "pretext") throw new Error(`Cannot take a SimCLR step: got ${r.type}`);
+        workerMs = Math.max(workerMs, r.ms);
+        waitMs.push(r.waitMs);
+      }
       const first = results[0];
       if (first.type !== "pretext") throw new Error(`Cannot take a SimCLR step: got ${first.type}`);
-      return { loss: first.loss, workerMs, gradient: first.gradient };
+      return { loss: first.loss, workerMs, waitMs, gradient: first.gradient };
     });
   }
 

@@ -170,6 +170,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
 /** One SimCLR step's share: augment this worker's images, then `simclrGradient`. */
 function pretextStep(s: WorkerState, request: PretextRequest): WorkerResult {
   const started = performance.now();
+  const waitedBefore = s.collective.waitedMs();
   const { shard, temperature } = request;
   const views = tf.tidy(() => {
     const images = batchToTensor({ ids: [], data: shard.pixels, shape: shapeOf(shard) });
@@ -188,14 +189,15 @@ function pretextStep(s: WorkerState, request: PretextRequest): WorkerResult {
   };
   const { loss, gradient } = simclrGradient(step, views, temperature);
   views.dispose();
+  const waitMs = () => s.collective.waitedMs() - waitedBefore;
   if (request.gradientOnly) {
-    return { type: "pretext", loss, ms: performance.now() - started, gradient };
+    return { type: "pretext", loss, ms: performance.now() - started, waitMs: waitMs(), gradient };
   }
   if (s.pretextAdam?.learningRate !== request.learningRate) {
     s.pretextAdam = new FlatAdam(s.contrastive.size, { learningRate: request.learningRate });
   }
   applyGradient(step, s.pretextAdam, gradient);
-  return { type: "pretext", loss, ms: performance.now() - started };
+  return { type: "pretext", loss, ms: performance.now() - started, waitMs: waitMs() };
 }
 
 /**

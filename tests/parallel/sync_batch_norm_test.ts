@@ -101,6 +101,7 @@ function pairCollective(rank: number, mine: Float32Array[], peer: Float32Array[]
       return rank === 0 ? [local.slice(), other.slice()] : [other.slice(), local.slice()];
     },
     barrier: () => {},
+    waitedMs: () => 0,
   };
 }
 

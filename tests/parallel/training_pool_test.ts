@@ -61,7 +61,12 @@ Deno.test("training pool: one SimCLR step on 1 and on 2 workers gives the same g
     const pool = await TrainingPool.open({ threads, backend: "wasm", config, weights: start });
     try {
       gradients.push((await pool.pretextStep(batch, { ...STEP, gradientOnly: true })).gradient!);
-      losses.push((await pool.pretextStep(batch, STEP)).loss);
+      const step = await pool.pretextStep(batch, STEP);
+      losses.push(step.loss);
+      // Each worker says how long it waited for its peers: nothing to wait for alone.
+      assert.equal(step.waitMs.length, threads);
+      for (const ms of step.waitMs) assert.ok(ms >= 0 && ms <= step.workerMs, `${step.waitMs}`);
+      if (threads === 1) assert.deepEqual(step.waitMs, [0]);
       after.push(await pool.weights());
       losses.push((await pool.pretextStep(batch, STEP)).loss);
     } finally {

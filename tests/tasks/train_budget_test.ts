@@ -16,7 +16,8 @@ async function train(out: string, extra: string[] = []) {
 Deno.test("train --budget plans the stages, reports planned and actual time, and resumes with its plan", async () => {
   const out = await Deno.makeTempDir({ prefix: "scanstream_budget_" });
   try {
-    const { summary, stderr } = await train(out, ["--scan-epochs", "2"]);
+    const flags = ["--scan-epochs", "2", "--crop-min", "0.3", "--temperature", "0.2"];
+    const { summary, stderr } = await train(out, flags);
     const { budget } = summary;
     assert.equal(budget.minutes, 0.3);
     for (const name of ["pretextStep", "scanStep", "selflabelStep", "embedImage", "poolOpen"]) {
@@ -35,6 +36,9 @@ Deno.test("train --budget plans the stages, reports planned and actual time, and
     // The auto settings and the baseline come with it.
     assert.equal(summary.preset, "auto");
     assert.equal(summary.settings.chosen.inputSize, 16);
+    assert.deepEqual(summary.settings.chosen.cropScale, [0.3, 1]);
+    assert.equal(summary.settings.chosen.temperature, 0.2);
+    assert.match(stderr, /auto cropScale .*\(overridden by a flag\)/);
     assert.match(summary.settings.reasons.inputSize, /native short side 32 px/);
     assert.ok(summary.baseline.kmeansRawPixels.accuracy > 0);
     assert.match(stderr, /k-means on raw pixels \(baseline\) +accuracy/);
@@ -52,7 +56,7 @@ Deno.test("train --budget plans the stages, reports planned and actual time, and
     assert.equal(state.scan.epochs, 2);
 
     // A resume keeps the stored plan (no new measurement), so nothing is left to train.
-    const again = await train(out, ["--scan-epochs", "2"]);
+    const again = await train(out, flags);
     assert.match(again.stderr, /resuming with the stored plan of 0\.3 min/);
     assert.deepEqual(again.summary.budget.timings, budget.timings, "measured again");
     assert.deepEqual(again.summary.budget.planned, budget.planned);
