@@ -35,7 +35,15 @@ Deno.test("autoSettings() keeps colour augmentations for colour data only", () =
   assert.match(plain.reasons.colourAugment, /0\.0% of sampled pixels/);
   assert.deepEqual(
     augmentationOf(plain.config),
-    { cropScale: [0.35, 1], invertProbability: 0, saturation: 0, hue: 0, grayscaleProbability: 0 },
+    {
+      cropScale: [0.35, 1],
+      invertProbability: 0,
+      saturation: 0,
+      hue: 0,
+      grayscaleProbability: 0,
+      brightness: 0.8,
+      contrast: 0.8,
+    },
   );
   assert.deepEqual(Object.keys(augmentationOf(colour.config)), ["cropScale", "invertProbability"]);
 });
