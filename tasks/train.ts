@@ -74,9 +74,10 @@ await runTask(USAGE, async () => {
   });
   const data = required(values.data, "--data");
   const out = required(values.out, "--out");
-  const overrides: { -readonly [K in keyof ConfigOverrides]: ConfigOverrides[K] } = numericFlags(
-    values,
-    [
+  // The random crop's smallest area; the largest stays the whole image.
+  const cropMin = optionalNumber(values["crop-min"], "--crop-min");
+  const overrides: ConfigOverrides = {
+    ...numericFlags(values, [
       ["clusters", "clusters"],
       ["heads", "heads"],
       ["neighbours", "neighbours"],
@@ -84,11 +85,9 @@ await runTask(USAGE, async () => {
       ["inputSize", "input-size"],
       ["temperature", "temperature"],
       ["seed", "seed"],
-    ],
-  );
-  // The random crop's smallest area; the largest stays the whole image.
-  const cropMin = optionalNumber(values["crop-min"], "--crop-min");
-  if (cropMin !== undefined) overrides.cropScale = [cropMin, 1];
+    ]),
+    ...(cropMin === undefined ? {} : { cropScale: [cropMin, 1] as const }),
+  };
   const fixedEpochs: Partial<Record<"pretext" | "scan" | "selflabel", number>> = {};
   for (const stage of ["pretext", "scan", "selflabel"] as const) {
     const epochs = optionalNumber(values[`${stage}-epochs`], `--${stage}-epochs`);
@@ -164,25 +163,15 @@ await runTask(USAGE, async () => {
 
 /** The fields the `auto` settings choose, as the run uses them (flags applied). */
 function chosenFields(config: ReturnType<typeof makeConfig>): Record<string, unknown> {
-  const {
-    inputSize,
-    clusters,
-    neighbours,
-    cropScale,
-    invertProbability,
-    colourAugment,
-    backbone,
-    temperature,
-  } = config;
   return {
-    inputSize,
-    temperature,
-    clusters,
-    neighbours,
-    cropScale,
-    invertProbability,
-    colourAugment,
-    backbone,
+    inputSize: config.inputSize,
+    temperature: config.temperature,
+    clusters: config.clusters,
+    neighbours: config.neighbours,
+    cropScale: config.cropScale,
+    invertProbability: config.invertProbability,
+    colourAugment: config.colourAugment,
+    backbone: config.backbone,
     batchSize: { pretext: config.pretext.batchSize, scan: config.scan.batchSize },
   };
 }

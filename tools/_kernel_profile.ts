@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { simclrStepLoss, type SimclrStepState } from "./_train_step.ts";
+import { median } from "../src/util/median.ts";
 
 export type Phase = "forward" | "backward" | "optimizer";
 
@@ -208,12 +209,6 @@ export function medianProfile(profiles: StepProfile[]): StepProfile {
     phases,
     inner,
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** Per row (name and shapes), the median of its time over the lists; absent counts as 0. */

@@ -22,15 +22,20 @@ function configOf(backbone: string, spec: StepSpec) {
   return makeConfig("fixtures", { backbone, inputSize: spec.config.inputSize, seed: 1 });
 }
 
-/** Fixed random images, as uint8 pixels. */
-function images(
-  spec: StepSpec,
+/** `batch` fixed random images of `size` x `size`, as uint8 pixels (seed 1). */
+export function randomImages(
+  batch: number,
+  size: number,
 ): { ids: string[]; data: Uint8Array; shape: [number, number, number, 3] } {
-  const { batch, config } = spec;
   const rng = new Random(1);
-  const data = new Uint8Array(batch * config.inputSize * config.inputSize * 3);
+  const data = new Uint8Array(batch * size * size * 3);
   for (let i = 0; i < data.length; i++) data[i] = rng.int(256);
-  return { ids: [], data, shape: [batch, config.inputSize, config.inputSize, 3] };
+  return { ids: [], data, shape: [batch, size, size, 3] };
+}
+
+/** The spec's batch of fixed random images. */
+function images(spec: StepSpec) {
+  return randomImages(spec.batch, spec.config.inputSize);
 }
 
 /**

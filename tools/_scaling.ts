@@ -9,11 +9,11 @@
  */
 import type { BackendName } from "../src/backend/backend.ts";
 import { makeConfig } from "../src/config.ts";
-import type { ImageBatch } from "../src/data/dataset.ts";
 import { readWeights } from "../src/parallel/network_weights.ts";
 import { TrainingPool } from "../src/parallel/training_pool.ts";
 import { StreamModels } from "../src/stream/stream_models.ts";
-import { Random } from "../src/util/random.ts";
+import { median } from "../src/util/median.ts";
+import { randomImages } from "./_pool_step.ts";
 
 export interface ScalingRound {
   /** Milliseconds per step: one worker, `threads` workers, and `threads` independent shards. */
@@ -24,21 +24,6 @@ export interface ScalingRound {
   readonly waitMs: number;
   readonly speedup: number;
   readonly ceiling: number;
-}
-
-/** Fixed random images, as uint8 pixels. */
-function randomImages(batch: number, size: number): ImageBatch {
-  const rng = new Random(1);
-  const data = new Uint8Array(batch * size * size * 3);
-  for (let i = 0; i < data.length; i++) data[i] = rng.int(256);
-  return { ids: [], data, shape: [batch, size, size, 3] };
-}
-
-/** The median of `values` (not empty). */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** `rounds` rounds of `iters` timed steps per pool (after one warm-up step each). */

@@ -168,16 +168,17 @@ export class TrainingPool {
           gradientOnly: options.gradientOnly,
         })
       ));
-      let workerMs = 0;
-      const waitMs: number[] = [];
-      for (const r of results) {
+      const steps = results.map((r) => {
         if (r.type !== "pretext") throw new Error(`Cannot take a SimCLR step: got ${r.type}`);
-        workerMs = Math.max(workerMs, r.ms);
-        waitMs.push(r.waitMs);
-      }
-      const first = results[0];
-      if (first.type !== "pretext") throw new Error(`Cannot take a SimCLR step: got ${first.type}`);
-      return { loss: first.loss, workerMs, waitMs, gradient: first.gradient };
+        return r;
+      });
+      const [first] = steps;
+      return {
+        loss: first.loss,
+        workerMs: Math.max(...steps.map((r) => r.ms)),
+        waitMs: steps.map((r) => r.waitMs),
+        gradient: first.gradient,
+      };
     });
   }
 

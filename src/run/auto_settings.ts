@@ -6,6 +6,7 @@
  */
 import type { ScanConfig } from "../config.ts";
 import type { DataProfile } from "../data/profile.ts";
+import { median } from "../util/median.ts";
 
 /** Settings and why: one reason per chosen field, in the order they are printed. */
 export interface AutoSettings {
@@ -27,13 +28,6 @@ export const PIXELS_PER_EPOCH = 4_000_000;
 export const COLOUR_FRACTION = 0.02;
 /** Fraction of images with a dark and with a light border above which both polarities occur. */
 export const POLARITY_FRACTION = 0.2;
-
-/** The median of `values` (not empty). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** The largest power of two at most `x`, within [lo, hi]. */
 function powerOfTwoWithin(x: number, lo: number, hi: number): number {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { initBackend } from "../../src/backend/backend.ts";
-import { median, scaling } from "../../tools/_scaling.ts";
+import { median } from "../../src/util/median.ts";
+import { scaling } from "../../tools/_scaling.ts";
 
 Deno.test("median() - odd and even counts", () => {
   assert.equal(median([3, 1, 2]), 2);
