@@ -32,21 +32,40 @@ export async function runTask(usage: string, main: () => Promise<void>): Promise
 }
 
 /**
+ * A signal this soon after the first is the same Ctrl-C delivered twice: a terminal sends SIGINT
+ * to the whole process group, and `deno task` (and npx) forward it to the task once more. Seen
+ * with `deno task stream` stopped by a group SIGINT: it exited without saving.
+ */
+export const REPEATED_SIGNAL_MS = 1000;
+
+/**
+ * What a stop signal at `now` means, given when the first one came (`undefined`: none yet):
+ * `stop` gracefully, ignore the `same` signal delivered again, or `exit` at once.
+ */
+export function signalAction(firstAt: number | undefined, now: number): "stop" | "same" | "exit" {
+  if (firstAt === undefined) return "stop";
+  return now - firstAt < REPEATED_SIGNAL_MS ? "same" : "exit";
+}
+
+/**
  * Until the returned function is called, SIGINT or SIGTERM asks `stop` for a graceful end
- * (logging `stopping`); a second signal exits at once with 130 (logging `second`), for when the
- * graceful end hangs.
+ * (logging `stopping`); a second signal, later than `REPEATED_SIGNAL_MS` after the first, exits at
+ * once with 130 (logging `second`), for when the graceful end hangs.
  */
 export function stopOnSignals(
   stop: () => void,
   messages: { readonly stopping: string; readonly second: string },
 ): () => void {
-  let signalled = false;
+  let firstAt: number | undefined;
   const onSignal = () => {
-    if (signalled) {
+    const now = performance.now();
+    const action = signalAction(firstAt, now);
+    if (action === "same") return;
+    if (action === "exit") {
       logLine(messages.second);
       Deno.exit(130);
     }
-    signalled = true;
+    firstAt = now;
     logLine(messages.stopping);
     stop();
   };
