@@ -169,7 +169,7 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   // SCAN keeps the backbone and drops the projection head.
   contrastive.projection.dispose();
   const scan = await trainScan(stages, contrastive.backbone, mined.neighbours);
-  const selflabel = await trainSelfLabel(stages, scan.model, scan.head);
+  const selflabel = await trainSelfLabel(stages, scan.model, scan.head, mined.neighbours);
   setDeadline(undefined);
   const seconds = (performance.now() - started) / 1000;
   return {

@@ -6,7 +6,7 @@ import type { BackendName } from "../../src/backend/backend.ts";
 import type { ScanConfig } from "../../src/config.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
 import type { ClusteringMetrics } from "../../src/eval/metrics.ts";
-import type { RunPaths, RunState } from "../../src/run/run_dir.ts";
+import type { FinalChoice, RunPaths, RunState } from "../../src/run/run_dir.ts";
 import type { StageTrainers } from "../../src/run/stage_trainers.ts";
 
 /** The run as the stages see it. */
@@ -63,8 +63,12 @@ export interface ScanReport {
   metrics?: StageMetrics;
 }
 
-/** Stage 3, self-labelling: its time and the final model's metrics. */
+/**
+ * Stage 3, self-labelling: its time, the self-labelled model's metrics, and which model the run
+ * serves (absent when self-labelling did not train).
+ */
 export interface SelfLabelReport {
   seconds: number;
   metrics?: StageMetrics;
+  final?: FinalChoice;
 }

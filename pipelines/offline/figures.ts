@@ -11,12 +11,22 @@ export function figureLines(summary: OfflineSummary): string[] {
     ["self-labelling", summary.selflabel.metrics],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
-  return rows.flatMap(([name, m]) =>
-    m
-      ? [
-        `${name.padEnd(width)}  accuracy ${m.accuracy.toFixed(3)}  NMI ${m.nmi.toFixed(3)}  ` +
-        `ARI ${m.ari.toFixed(3)}`,
-      ]
-      : []
-  );
+  const final = summary.selflabel.final;
+  const chosen = final === undefined ? [] : [
+    `final model: ${final.stage === "scan" ? "SCAN" : "self-labelling"} (neighbour agreement ` +
+    `SCAN ${final.agreement.scan.toFixed(3)}, self-labelling ${
+      final.agreement.selflabel.toFixed(3)
+    })`,
+  ];
+  return [
+    ...rows.flatMap(([name, m]) =>
+      m
+        ? [
+          `${name.padEnd(width)}  accuracy ${m.accuracy.toFixed(3)}  NMI ${m.nmi.toFixed(3)}  ` +
+          `ARI ${m.ari.toFixed(3)}`,
+        ]
+        : []
+    ),
+    ...chosen,
+  ];
 }

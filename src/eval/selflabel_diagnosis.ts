@@ -6,6 +6,7 @@
  * without labels. Pure arithmetic on arrays.
  */
 import { clusteringMetrics } from "./metrics.ts";
+import { neighbourAgreement } from "./neighbour_agreement.ts";
 
 /** What `diagnoseModel` reports about one model. */
 export interface ModelDiagnosis {
@@ -67,26 +68,15 @@ export function labelFreeStats(
   neighbours?: { readonly indices: Int32Array; readonly k: number },
 ): LabelFreeStats {
   const { clusters, confidence } = topClusters(probs, n, c);
-  let agree = 0;
-  let pairs = 0;
-  if (neighbours) {
-    const { indices, k } = neighbours;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < k; j++) {
-        const other = indices[i * k + j];
-        if (other === i) continue;
-        pairs++;
-        if (clusters[other] === clusters[i]) agree++;
-      }
-    }
-  }
   const sizes = new Array<number>(c).fill(0);
   clusters.forEach((cluster) => sizes[cluster]++);
   const entropy = sizes.reduce((h, s) => (s > 0 ? h - (s / n) * Math.log(s / n) : h), 0);
   return {
     meanConfidence: confidence.reduce((a, b) => a + b, 0) / n,
     confidentFraction: confidence.filter((p) => p > threshold).length / n,
-    neighbourAgreement: pairs > 0 ? agree / pairs : NaN,
+    neighbourAgreement: neighbours
+      ? neighbourAgreement(clusters, neighbours.indices, neighbours.k)
+      : NaN,
     sizeEntropy: entropy / Math.log(c),
   };
 }

@@ -4,7 +4,7 @@
  * message. A name read from them that goes into a path join is a plain file name.
  */
 import * as v from "valibot";
-import { anyNumber, count, finite, positive } from "./fields.ts";
+import { anyNumber, count, finite, positive, probability } from "./fields.ts";
 
 /** A plain file or directory name: no `/`, not `.` or `..`. */
 export const plainName = () =>
@@ -86,6 +86,10 @@ export const runStateSchema = () =>
       bestLoss: v.nullable(finite()),
     }, "an object"),
     selflabel: stageProgress(),
+    final: v.optional(v.object({
+      stage: v.picklist(["scan", "selflabel"], '"scan" or "selflabel"'),
+      agreement: v.object({ scan: probability(), selflabel: probability() }, "an object"),
+    }, "an object")),
   }, "an object");
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Opens a finished (or interrupted) run directory for inference: its frozen config, the final
- * clustering model and the head SCAN kept. The self-labelled checkpoint is the final model when
- * present; a run stopped before self-labelling falls back to the best SCAN checkpoint.
+ * clustering model and the head SCAN kept. The final model is the one the run chose after
+ * self-labelling (`state.final`, see final_model.ts); a run without that choice serves its
+ * self-labelled checkpoint when present, else the best SCAN checkpoint.
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { join } from "node:path";
@@ -10,10 +11,9 @@ import { loadModel } from "../models/io_handler.ts";
 import type { ClusteringModel } from "../stages/models.ts";
 import { runStateSchema, savedConfigSchema } from "../protocol/disk_state.ts";
 import { readJsonIfExists } from "../util/atomic_write.ts";
-import { runPaths, type RunState } from "./run_dir.ts";
+import { runPaths, type RunStage, type RunState } from "./run_dir.ts";
 
-/** Which checkpoint a loaded run's model comes from. */
-export type RunStage = "selflabel" | "scan";
+export type { RunStage } from "./run_dir.ts";
 
 /** A run ready for inference; it owns the model's weights until `dispose()`. */
 export interface LoadedRun {
@@ -55,7 +55,10 @@ export async function loadRun(runDir: string): Promise<LoadedRun> {
     throw fail("no SCAN epoch has finished yet; train it further with `deno task train`");
   }
   const head = state.scan.bestHead;
-  const stage: RunStage = await checkpointExists(paths.selflabel) ? "selflabel" : "scan";
+  // The run's own choice when it made one (final_model.ts), else the latest stage it saved.
+  const stage: RunStage = state.final?.stage !== "scan" && await checkpointExists(paths.selflabel)
+    ? "selflabel"
+    : "scan";
   const dir = stage === "selflabel" ? paths.selflabel : paths.scan;
   let backbone: tfl.LayersModel | undefined;
   let heads: tfl.LayersModel | undefined;

@@ -43,12 +43,24 @@ export function runPaths(root: string): RunPaths {
   };
 }
 
+/** Which checkpoint serves as a run's model. */
+export type RunStage = "selflabel" | "scan";
+
+/** The model a run serves, chosen without labels once self-labelling ends (final_model.ts). */
+export interface FinalChoice {
+  readonly stage: RunStage;
+  /** Each model's agreement with the mined neighbours on the training images. */
+  readonly agreement: { readonly scan: number; readonly selflabel: number };
+}
+
 /** What a run has done so far; written after every epoch. */
 export interface RunState {
   pretext: { epochs: number; seconds: number };
   mining: { done: boolean; seconds: number };
   scan: { epochs: number; seconds: number; bestHead: number; bestLoss: number | null };
   selflabel: { epochs: number; seconds: number };
+  /** Absent until self-labelling has trained and the final model is chosen. */
+  final?: FinalChoice;
 }
 
 /** The state of a run that has not started. */

@@ -45,10 +45,11 @@ async function metricsOf(dir: string) {
   }
 }
 
-Deno.test("loadRun() opens the self-labelled model with the head SCAN kept", async () => {
+Deno.test("loadRun() opens the model the run chose, with the head SCAN kept", async () => {
   const tensors = tf.memory().numTensors;
   const run = await loadRun(tiny.runDir);
-  assert.equal(run.stage, "selflabel");
+  const chosen = tiny.summary.selflabel.final?.stage ?? "selflabel";
+  assert.equal(run.stage, chosen);
   assert.equal(run.head, tiny.summary.scan.bestHead);
   assert.deepEqual(run.config, tiny.config);
   assert.ok(Object.isFrozen(run.config));
@@ -57,7 +58,35 @@ Deno.test("loadRun() opens the self-labelled model with the head SCAN kept", asy
   assert.equal(tf.memory().numTensors, tensors, "dispose() frees every weight");
   // The same predictions as the training run's own evaluation of its final model.
   const loaded = await metricsOf(tiny.runDir);
-  assert.deepEqual(loaded.metrics, tiny.summary.selflabel.metrics);
+  assert.deepEqual(
+    loaded.metrics,
+    chosen === "scan" ? tiny.summary.scan.metrics : tiny.summary.selflabel.metrics,
+  );
+});
+
+Deno.test("loadRun() follows the final model named in state.json", async () => {
+  for (const stage of ["scan", "selflabel"] as const) {
+    await withCopy(() => false, async (dir) => {
+      const file = join(dir, "state.json");
+      const state = JSON.parse(await Deno.readTextFile(file));
+      state.final = { stage, agreement: { scan: 0.9, selflabel: 0.8 } };
+      await Deno.writeTextFile(file, JSON.stringify(state));
+      const loaded = await metricsOf(dir);
+      assert.equal(loaded.stage, stage);
+      assert.deepEqual(
+        loaded.metrics,
+        stage === "scan" ? tiny.summary.scan.metrics : tiny.summary.selflabel.metrics,
+      );
+    });
+  }
+  // A state.json whose choice is malformed is refused, not guessed at.
+  await withCopy(() => false, async (dir) => {
+    const file = join(dir, "state.json");
+    const state = JSON.parse(await Deno.readTextFile(file));
+    state.final = { stage: "pretext", agreement: { scan: 0.9, selflabel: 0.8 } };
+    await Deno.writeTextFile(file, JSON.stringify(state));
+    await assert.rejects(loadRun(dir), /Cannot load run/);
+  });
 });
 
 Deno.test("loadRun() falls back to the best SCAN model when there is no self-labelled one", async () => {
