@@ -384,6 +384,7 @@ export function describeRound(report: RoundReport): string {
       })`
       : "",
     l.selflabel !== undefined ? `self-label ${l.selflabel.toFixed(3)}` : "",
+    report.learningRateScale < 1 ? `rates x${report.learningRateScale.toFixed(2)}` : "",
   ];
   const u = report.update;
   if (u !== null) {
@@ -393,6 +394,8 @@ export function describeRound(report: RoundReport): string {
         `accuracy ${u.accuracy.toFixed(3)} nmi ${u.nmi!.toFixed(3)} ari ${u.ari!.toFixed(3)}`,
       );
     }
+  } else if (report.moved !== null) {
+    parts.push(`${report.moved} would move: not published`);
   }
   return parts.filter((p) => p !== "").join(", ");
 }

@@ -16,7 +16,7 @@ export interface AdamOptions {
 
 /** The optimiser state of one flat parameter vector. */
 export class FlatAdam {
-  readonly learningRate: number;
+  #learningRate: number;
   readonly #beta1: number;
   readonly #beta2: number;
   readonly #epsilon: number;
@@ -26,12 +26,7 @@ export class FlatAdam {
   #accBeta2: number;
 
   constructor(size: number, options: AdamOptions) {
-    if (!(options.learningRate > 0)) {
-      throw new RangeError(
-        `Cannot make Adam: learningRate must be > 0, current value is ${options.learningRate}`,
-      );
-    }
-    this.learningRate = options.learningRate;
+    this.#learningRate = checkRate(options.learningRate, "make Adam");
     this.#beta1 = options.beta1 ?? 0.9;
     this.#beta2 = options.beta2 ?? 0.999;
     this.#epsilon = options.epsilon ?? 1e-7;
@@ -39,6 +34,15 @@ export class FlatAdam {
     this.#v = new Float32Array(size);
     this.#accBeta1 = this.#beta1;
     this.#accBeta2 = this.#beta2;
+  }
+
+  /** The step size; a new one keeps the moments (a schedule, not a restart). */
+  get learningRate(): number {
+    return this.#learningRate;
+  }
+
+  set learningRate(rate: number) {
+    this.#learningRate = checkRate(rate, "set Adam's learning rate");
   }
 
   /** Update `params` in place with `gradient` (same length). */
@@ -49,7 +53,7 @@ export class FlatAdam {
           `current values are ${params.length} and ${gradient.length}`,
       );
     }
-    const b1 = this.#beta1, b2 = this.#beta2, eps = this.#epsilon, lr = this.learningRate;
+    const b1 = this.#beta1, b2 = this.#beta2, eps = this.#epsilon, lr = this.#learningRate;
     const c1 = 1 - this.#accBeta1, c2 = 1 - this.#accBeta2;
     const m = this.#m, v = this.#v;
     for (let i = 0; i < params.length; i++) {
@@ -61,4 +65,11 @@ export class FlatAdam {
     this.#accBeta1 *= b1;
     this.#accBeta2 *= b2;
   }
+}
+
+function checkRate(rate: number, action: string): number {
+  if (!(rate > 0) || !Number.isFinite(rate)) {
+    throw new RangeError(`Cannot ${action}: learningRate must be > 0, current value is ${rate}`);
+  }
+  return rate;
 }

@@ -57,6 +57,8 @@ export interface EmbedRequest {
  */
 export interface TrainerAt {
   readonly position: number;
+  /** The fraction of the config's learning rate this step takes (default 1): see round.ts. */
+  readonly learningRateScale?: number;
 }
 
 /** One SCAN step of the heads alone on backbone features (frozen backbone), rows [b, dim]. */

@@ -130,6 +130,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
             headOnly: s.trainers.config.clusterHeadOnly,
           });
         }
+        s.selflabel.scaleLearningRate(request.at.learningRateScale ?? 1);
         const images = batchToTensor({
           ids: [],
           data: request.shard.pixels,
@@ -193,9 +194,10 @@ function pretextStep(s: WorkerState, request: PretextRequest): WorkerResult {
   if (request.gradientOnly) {
     return { type: "pretext", loss, ms: performance.now() - started, waitMs: waitMs(), gradient };
   }
-  if (s.pretextAdam?.learningRate !== request.learningRate) {
+  // A new rate keeps Adam's moments: the stream cools its rate while no image arrives.
+  if (s.pretextAdam === undefined) {
     s.pretextAdam = new FlatAdam(s.contrastive.size, { learningRate: request.learningRate });
-  }
+  } else s.pretextAdam.learningRate = request.learningRate;
   applyGradient(step, s.pretextAdam, gradient);
   return { type: "pretext", loss, ms: performance.now() - started, waitMs: waitMs() };
 }
@@ -219,6 +221,7 @@ function scanTrainer(s: WorkerState, at: TrainerAt): ScanTrainer {
     stream: "round.scan.augment",
     position: at.position,
   });
+  s.scan.scaleLearningRate(at.learningRateScale ?? 1);
   return s.scan;
 }
 

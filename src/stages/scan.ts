@@ -4,6 +4,7 @@
  * spread over all clusters (entropy). Several heads train at once; the lowest loss wins.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { setLearningRate } from "./learning_rate.ts";
 import type { StrongOptions } from "../augment/options.ts";
 import { strongAugment } from "../augment/strong.ts";
 import { scanLoss } from "../losses/scan_loss.ts";
@@ -42,6 +43,14 @@ export class ScanTrainer {
     this.#rng = rng;
     this.#optimizer = tf.train.adam(options.learningRate);
     this.#variables = trainableVariables(model.backbone, model.heads);
+  }
+
+  /**
+   * Train at `scale` times the configured learning rate from the next step on, the optimiser's
+   * moments kept (the stream cools its rates while no image arrives).
+   */
+  scaleLearningRate(scale: number): void {
+    setLearningRate(this.#optimizer, this.#options.learningRate * scale);
   }
 
   /**

@@ -4,6 +4,7 @@
  * a strong augmentation of the same image. More images pass the threshold as training goes on.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { setLearningRate } from "./learning_rate.ts";
 import type { StrongOptions } from "../augment/options.ts";
 import { strongAugment } from "../augment/strong.ts";
 import { weakAugment } from "../augment/weak.ts";
@@ -62,6 +63,14 @@ export class SelfLabelTrainer {
     this.#variables = options.headOnly
       ? trainableVariables(model.heads)
       : trainableVariables(model.backbone, model.heads);
+  }
+
+  /**
+   * Train at `scale` times the configured learning rate from the next step on, the optimiser's
+   * moments kept (the stream cools its rates while no image arrives).
+   */
+  scaleLearningRate(scale: number): void {
+    setLearningRate(this.#optimizer, this.#options.learningRate * scale);
   }
 
   /** The kept head's logits; the backbone in inference mode when it is frozen. */

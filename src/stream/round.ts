@@ -34,6 +34,11 @@ export interface RoundContext {
   /** Awaited between steps. */
   readonly betweenSteps: () => Promise<void>;
   readonly memory: RoundMemory;
+  /**
+   * The fraction of each stage's learning rate this round trains at: below 1 while no image
+   * arrives, so the clusters settle (`coolingScale`).
+   */
+  readonly learningRateScale: number;
 }
 
 /** What rounds carry from one to the next outside the saved state, whether or not they finish. */
@@ -97,7 +102,7 @@ export async function trainRound(
     if (signal?.aborted) return null;
     const stepStarted = performance.now();
     const { loss } = await pool.pretextStep(sampled(config.pretext.batchSize), {
-      learningRate: config.pretext.learningRate,
+      learningRate: config.pretext.learningRate * ctx.learningRateScale,
       temperature: config.temperature,
       seed: rng.int(2 ** 31),
       augmentation: augmentationOf(config),
@@ -158,7 +163,7 @@ export async function trainRound(
     const lists = index.lists();
     const k = lists.listLength;
     // The SCAN and self-labelling optimisers start their streams at the round they are made.
-    const at = { position: steps.rounds };
+    const at = { position: steps.rounds, learningRateScale: ctx.learningRateScale };
     for (let s = 0; s < rounds.scanSteps; s++) {
       await ctx.betweenSteps();
       if (signal?.aborted) return null;

@@ -35,6 +35,12 @@ export interface RoundConfig {
    * store is not worth telling: it is dropped (its moves undone), not published.
    */
   readonly minMovedFraction: number;
+  /**
+   * Half-life, in rounds, of the learning rates while no image arrives (0: never cool). With
+   * nothing new to learn, rates that stay high keep moving the backbone and the heads, and the
+   * published clusters churn; cooling lets them converge, and any new image restores the rates.
+   */
+  readonly coolingRounds: number;
   /** Images the store needs before SCAN starts: a few per cluster and more than K. */
   readonly minImages: number;
   /** SCAN steps in total before self-labelling starts (the heads must be confident first). */
@@ -81,6 +87,7 @@ export function makeRoundConfig(
     warmupSeconds: 10,
     moveMargin: 0.1,
     minMovedFraction: 0.01,
+    coolingRounds: 20,
     minImages: Math.max(5 * config.clusters, config.neighbours + 1),
     selflabelAfter: 240,
     headRefreshRounds: 3,
@@ -114,4 +121,12 @@ export function makeRoundConfig(
     );
   }
   return Object.freeze(rounds);
+}
+
+/**
+ * The learning-rate scale of a round after `idleRounds` rounds in a row without a new image:
+ * halved every `coolingRounds` rounds, 1 with `coolingRounds` 0.
+ */
+export function coolingScale(idleRounds: number, coolingRounds: number): number {
+  return coolingRounds > 0 ? 0.5 ** (Math.max(0, idleRounds) / coolingRounds) : 1;
 }

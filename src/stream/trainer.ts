@@ -48,7 +48,7 @@ import {
   type RoundLosses,
 } from "./events.ts";
 import { type RoundMemory, trainRound, warm } from "./round.ts";
-import type { RoundConfig } from "./round_config.ts";
+import { coolingScale, type RoundConfig } from "./round_config.ts";
 import { ImageStore, type StoredImage } from "./store.ts";
 import {
   loadIndex,
@@ -73,6 +73,13 @@ export interface RoundReport {
   readonly images: number;
   readonly seconds: number;
   readonly losses: RoundLosses;
+  /** The fraction of the learning rates the round trained at (below 1 while nothing arrives). */
+  readonly learningRateScale: number;
+  /**
+   * Published images the round's model moved to another cluster, whether or not the update was
+   * published (an update moving too few is not); null before the first clustering.
+   */
+  readonly moved: number | null;
   /** The update to publish, when the round changed the clustering (or made the first one). */
   readonly update: ClusterUpdateEvent | null;
   /** The pseudo-labels self-labelling accepted this round, in stable cluster ids; or null. */
@@ -145,6 +152,10 @@ export class StreamTrainer {
   /** Rounds in a row that changed nothing. */
   #quiet = 0;
   #imagesAtLastRound = -1;
+  /** Rounds in a row that started with no image new since the round before (cooling). */
+  #idleRounds = 0;
+  /** Published images the last re-clustering moved, published or not. */
+  #lastMoved: number | null = null;
   #saving: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -385,6 +396,8 @@ export class StreamTrainer {
     if (this.store.n < 2) return null;
     // Steps are counted on a copy and committed with the round: an aborted round leaves no
     // trace in the state.
+    const idleRounds = this.store.n === this.#imagesAtLastRound ? this.#idleRounds + 1 : 0;
+    const learningRateScale = coolingScale(idleRounds, this.rounds.coolingRounds);
     const outcome = await trainRound(
       {
         config: this.config,
@@ -394,6 +407,7 @@ export class StreamTrainer {
         index: this.#index,
         betweenSteps: () => this.betweenSteps(),
         memory: this.#memory,
+        learningRateScale,
       },
       { ...this.#state.steps },
       this.#state.head,
@@ -410,13 +424,17 @@ export class StreamTrainer {
     writeWeights(this.#serving, weights);
     // Features from the previous networks would mislead the new heads.
     this.#served.clear();
+    this.#lastMoved = null;
     const update = steps.scan > 0 ? this.#recluster(losses, frozen) : null;
+    this.#idleRounds = idleRounds;
     this.#imagesAtLastRound = this.store.n;
     return {
       round: steps.rounds,
       images: this.store.n,
       seconds: (performance.now() - started) / 1000,
       losses,
+      learningRateScale,
+      moved: this.#lastMoved,
       update,
       labels: accepted.size === 0 ? null : labelEvent({
         modelVersion: this.#state.version,
@@ -470,6 +488,7 @@ export class StreamTrainer {
       published.set(id, stable[i]);
     });
     const diff = diffAssignments(before, published, clusters);
+    this.#lastMoved = diff.moved.length;
     const first = this.#state.version === 0;
     const arrived = view.n !== this.#state.updatedAt;
     if (

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { refreshedHead } from "../../src/stream/round.ts";
+import { coolingScale } from "../../src/stream/round_config.ts";
 
 Deno.test("refreshedHead() - every `every` SCAN rounds, the heads other than the kept one in turn", () => {
   const picks = Array.from({ length: 12 }, (_, i) => refreshedHead(3, i + 1, 4, 2));
@@ -15,4 +16,12 @@ Deno.test("refreshedHead() - none when turned off, with a single head, or before
   assert.equal(refreshedHead(0, 3, 5, 0), null);
   assert.equal(refreshedHead(3, 3, 1, 0), null);
   assert.equal(refreshedHead(3, 0, 5, 0), null);
+});
+
+Deno.test("coolingScale() halves the rates every coolingRounds idle rounds; 0 never cools", () => {
+  assert.equal(coolingScale(0, 20), 1);
+  assert.equal(coolingScale(20, 20), 0.5);
+  assert.equal(coolingScale(60, 20), 0.125);
+  assert.ok(Math.abs(coolingScale(10, 20) - Math.SQRT1_2) < 1e-12);
+  assert.equal(coolingScale(100, 0), 1);
 });

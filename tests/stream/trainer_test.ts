@@ -101,6 +101,37 @@ Deno.test("StreamTrainer - full SCAN and self-labelling steps train the backbone
   }
 });
 
+Deno.test("StreamTrainer - rates cool while no image arrives and come back with a new one", async () => {
+  const config = tinyConfig(true);
+  const rounds = makeRoundConfig(config, {
+    pretextSteps: 1,
+    scanSteps: 1,
+    warmupSteps: 1,
+    minImages: 20,
+    coolingRounds: 1,
+  });
+  const all = await images(21);
+  const trainer = await StreamTrainer.open({ config, rounds });
+  try {
+    trainer.add(all.slice(0, 20));
+    const scales: number[] = [];
+    const moved: (number | null)[] = [];
+    for (let r = 0; r < 3; r++) {
+      const report = (await trainer.round())!;
+      scales.push(report.learningRateScale);
+      moved.push(report.moved);
+    }
+    trainer.add(all.slice(20));
+    scales.push((await trainer.round())!.learningRateScale);
+    assert.deepEqual(scales, [1, 0.5, 0.25, 1]);
+    // The first clustering publishes every image; later rounds count moves, published or not.
+    assert.equal(moved[0], 0);
+    assert.ok(moved.slice(1).every((m) => m !== null && m >= 0 && m <= 20), `${moved}`);
+  } finally {
+    await trainer.dispose();
+  }
+});
+
 Deno.test("StreamTrainer - state survives a crash after any file of a checkpoint, and refuses another shape", async () => {
   const dir = await Deno.makeTempDir({ prefix: "scanstream_trainer_test_" });
   const config = tinyConfig(true);
