@@ -4,7 +4,12 @@
  * it measures the stream as the task runs it.
  */
 import { join } from "node:path";
-import { type ConfigOverrides, makeConfig, type ScanConfig } from "../src/config.ts";
+import {
+  type ConfigOverrides,
+  makeConfig,
+  makeConfigFrom,
+  type ScanConfig,
+} from "../src/config.ts";
 import { parseThreads } from "../src/parallel/threads.ts";
 import { makeRoundConfig, type RoundConfig } from "../src/stream/round_config.ts";
 import type { Bus } from "../src/transport/bus.ts";
@@ -39,12 +44,14 @@ export const STREAM_CONFIG_OPTIONS = {
 } as const;
 
 /**
- * The config (preset, default `fixtures`, with overrides) and round config the flags give.
+ * The config (preset, default `fixtures`, with overrides) and round config the flags give; the
+ * `auto` preset needs its base config chosen from the data (`streamAutoConfig`) as `auto`.
  *
  * @throws {UsageError} for a non-numeric or out-of-range value, or an unknown preset.
  */
 export function streamSettings(
   values: Record<string, unknown>,
+  auto?: ScanConfig,
 ): { config: ScanConfig; rounds: RoundConfig; threads: number } {
   const overrides = numericFlags(values, [
     ["clusters", "clusters"],
@@ -64,7 +71,12 @@ export function streamSettings(
   ]);
   try {
     const preset = (values.preset as string | undefined) ?? "fixtures";
-    const config = makeConfig(preset, overrides as ConfigOverrides);
+    if (preset === "auto" && auto === undefined) {
+      throw new RangeError("the auto preset needs a watched directory to choose settings from");
+    }
+    const config = preset === "auto"
+      ? makeConfigFrom(auto!, overrides as ConfigOverrides)
+      : makeConfig(preset, overrides as ConfigOverrides);
     const rounds = makeRoundConfig(config, roundOverrides as Partial<RoundConfig>);
     // The serving thread keeps a core of its own: training gets the others.
     const threads = parseThreads(values.threads as string | undefined, "serve");

@@ -14,6 +14,7 @@ import { reportBusAway } from "../src/transport/bus_away.ts";
 import { NatsBus } from "../src/transport/nats_bus.ts";
 import { logLine } from "../src/util/progress.ts";
 import {
+  optionalNumber,
   pipelineNameFlag,
   required,
   runTask,
@@ -23,6 +24,7 @@ import {
 } from "./_cli.ts";
 import { NATS_FLAGS, natsAuthOrUsage } from "./_nats_cli.ts";
 import { openStreamBus, STREAM_CONFIG_OPTIONS, streamSettings } from "./_stream_setup.ts";
+import { streamAutoConfig } from "./_stream_auto.ts";
 import { boardPort } from "./board.ts";
 
 const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] [--name NAME]
@@ -41,7 +43,8 @@ const USAGE = `usage: deno task stream --watch DIR [--state STATE] [--nats URL] 
        prefer the variables or a creds file, since other users can read a command line. They are
        never printed; a URL is logged with any user:pass@ part as ***@.
   L: CSV with header file,label (file relative to DIR); used only for the metrics of updates.
-  presets: ${Object.keys(PRESETS).join(", ")} (default fixtures).
+  presets: ${Object.keys(PRESETS).join(", ")} (default fixtures), or auto: settings chosen from
+       the images in DIR at the first start, as train's auto (kept in STATE for restarts).
   PORT: serve the live board (deno task board) on 127.0.0.1:PORT too, with neighbour lists
        (0 picks a free port); prints BOARD_URL=...
   Watch with: deno task events --nats URL --name NAME`;
@@ -62,10 +65,18 @@ await runTask(USAGE, async () => {
   });
   const watch = required(values.watch, "--watch");
   const name = pipelineNameFlag(values.name);
-  const { config, rounds, threads } = streamSettings(values);
-  const port = values.board === undefined ? undefined : boardPort(values.board, "--board", 0);
   const stateDir = values.state ?? join(".scanstream", name);
   await stateOutsideWatch(watch, stateDir);
+  const auto = values.preset === "auto"
+    ? await streamAutoConfig(
+      watch,
+      stateDir,
+      optionalNumber(values.clusters, "--clusters"),
+      logLine,
+    )
+    : undefined;
+  const { config, rounds, threads } = streamSettings(values, auto);
+  const port = values.board === undefined ? undefined : boardPort(values.board, "--board", 0);
   const labels = values.labels === undefined ? undefined : await readLabels(values.labels);
   const backend = await selectBackend(values.backend);
 

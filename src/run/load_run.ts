@@ -90,7 +90,7 @@ export async function loadRun(runDir: string): Promise<LoadedRun> {
 }
 
 /** Validate a saved config with the same rules as a new one; every field must be present. */
-function parseSavedConfig(
+export function parseSavedConfig(
   original: Record<string, unknown>,
   fail: (why: string, cause?: unknown) => Error,
 ): ScanConfig {
