@@ -2,7 +2,10 @@
 import type { OfflineSummary } from "../offline.ts";
 import type { StageMetrics } from "./context.ts";
 
-/** One line per scored model, in the order a reader compares them; none without labels. */
+/**
+ * One line per scored model, in the order a reader compares them (none without labels), then the
+ * final model the run chose, with or without labels.
+ */
 export function figureLines(summary: OfflineSummary): string[] {
   const rows: [string, StageMetrics | undefined][] = [
     ["k-means on raw pixels (baseline)", summary.baseline?.kmeansRawPixels],

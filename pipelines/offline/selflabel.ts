@@ -82,13 +82,8 @@ export async function trainSelfLabel(
     const choice = chooseFinalModel(scanAgreement, selfAgreement);
     if (choice !== null) state.final = choice;
     state.selflabel.seconds += (performance.now() - t0) / 1000;
+    // `train` prints the choice with the figures (figures.ts).
     await run.save();
-    if (choice !== null) {
-      logLine(
-        `final model: ${choice.stage === "scan" ? "SCAN" : "self-labelled"} (neighbour ` +
-          `agreement SCAN ${scanAgreement.toFixed(3)}, self-labelled ${selfAgreement.toFixed(3)})`,
-      );
-    }
   }
   const report: SelfLabelReport = { seconds: state.selflabel.seconds };
   if (state.final) report.final = state.final;

@@ -75,3 +75,22 @@ Deno.test("figureLines() puts the baseline beside the stages, only where scored"
   assert.match(lines[0], /raw pixels.*accuracy 0\.500 {2}NMI 0\.250 {2}ARI 0\.125/);
   assert.match(lines[2], /^SCAN/);
 });
+
+Deno.test("figureLines() ends with the final model the run chose", () => {
+  const m = { accuracy: 0.5, nmi: 0.25, ari: 0.125 };
+  const summary = {
+    pretext: { seconds: 1 },
+    scan: { seconds: 1, bestHead: 0, loss: { total: 0, consistency: 0, entropy: 0 }, metrics: m },
+    selflabel: {
+      seconds: 1,
+      metrics: m,
+      final: { stage: "scan", agreement: { scan: 0.894, selflabel: 0.885 } },
+    },
+  } as unknown as OfflineSummary;
+  const lines = figureLines(summary);
+  assert.equal(lines.length, 3);
+  assert.equal(
+    lines[2],
+    "final model: SCAN (neighbour agreement SCAN 0.894, self-labelling 0.885)",
+  );
+});
