@@ -16,6 +16,7 @@ import { makeConfigFrom, type ScanConfig } from "../src/config.ts";
 import {
   type BudgetPlan,
   describePlan,
+  MAX_EPOCHS,
   planBudget,
   type TrainingStage,
 } from "../src/run/budget_plan.ts";
@@ -224,7 +225,10 @@ async function budgetPlan(
 /**
  * The stages' budget hook: a stage whose epochs the budget planned stops when its next epoch
  * (as long as its last) would end after the deadline less what the later stages were planned
- * to take; the cut is stored in the plan, so a resume does not train those epochs after all.
+ * to take; and when it has done its planned epochs with time to spare (its steps ran faster than
+ * measured at the start), the pretext task and SCAN go on an epoch at a time while one still fits,
+ * within `MAX_EPOCHS`: the user's time goes into training, not into finishing early. Either way
+ * the epochs the deadline set are stored in the plan (`cut`), so a resume trains the same.
  */
 export function deadlineHook(
   plan: BudgetPlan,
@@ -251,6 +255,21 @@ export function deadlineHook(
       cut[stage] = epochsDone;
       await record({ ...cut });
       return false;
+    },
+    async extend(stage, epochsDone, epochSeconds) {
+      // Self-labelling is not lengthened: it often loses to SCAN (final_model.ts).
+      if (fixed[stage] !== undefined || stage === "selflabel") return false;
+      if (epochsDone >= MAX_EPOCHS[stage]) return false;
+      if (performance.now() + epochSeconds * 1000 > deadline - later[stage] * 1000) return false;
+      if (cut[stage] === undefined) {
+        logLine(
+          `budget: ${stage} did its ${plan[stage].epochs} planned epochs ahead of its deadline; ` +
+            `it goes on while another epoch (${epochSeconds.toFixed(0)}s) fits`,
+        );
+      }
+      cut[stage] = epochsDone + 1;
+      await record({ ...cut });
+      return true;
     },
   };
 }

@@ -37,6 +37,15 @@ export interface StageContext {
       epochsDone: number,
       epochSeconds: number,
     ): Promise<boolean>;
+    /**
+     * Asked after a stage's last planned epoch: true when one more epoch fits before its
+     * deadline (and is recorded), so the stage trains it.
+     */
+    extend(
+      stage: "pretext" | "scan" | "selflabel",
+      epochsDone: number,
+      epochSeconds: number,
+    ): Promise<boolean>;
   };
 }
 

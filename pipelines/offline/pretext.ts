@@ -26,7 +26,9 @@ import { metricsOf } from "./evaluate.ts";
  */
 export async function trainPretext(run: StageContext): Promise<ContrastiveModel> {
   const { config, train, paths, state, trainers } = run;
-  const { epochs, batchSize } = config.pretext;
+  const { batchSize } = config.pretext;
+  // The budget may add epochs once the planned ones are done (`deadlineHook`).
+  let epochs = config.pretext.epochs;
   const model = await loadOrBuildContrastive(paths, config, state.pretext.epochs > 0);
   if (state.pretext.epochs >= epochs) return model;
   const pool = await TrainingPool.open({
@@ -68,6 +70,9 @@ export async function trainPretext(run: StageContext): Promise<ContrastiveModel>
       if (
         epoch + 1 < epochs && !(await run.budget?.proceed("pretext", epoch + 1, seconds) ?? true)
       ) break;
+      if (epoch + 1 === epochs && (await run.budget?.extend("pretext", epoch + 1, seconds))) {
+        epochs++;
+      }
     }
   } finally {
     await pool.close();

@@ -53,7 +53,9 @@ export async function trainScan(
   neighbours: Int32Array,
 ): Promise<Clustered> {
   const { config, train, paths, state, trainers } = run;
-  const { epochs, batchSize } = config.scan;
+  const { batchSize } = config.scan;
+  // The budget may add epochs once the planned ones are done (`deadlineHook`).
+  let epochs = config.scan.epochs;
   const k = config.neighbours;
   const clustering = await loadOrBuildClustering(paths, config, backbone, state);
   if (state.scan.epochs < epochs) {
@@ -103,6 +105,9 @@ export async function trainScan(
       const seconds = (performance.now() - t0) / 1000;
       if (epoch + 1 < epochs && !(await run.budget?.proceed("scan", epoch + 1, seconds) ?? true)) {
         break;
+      }
+      if (epoch + 1 === epochs && (await run.budget?.extend("scan", epoch + 1, seconds))) {
+        epochs++;
       }
     }
     trainer.dispose();

@@ -48,7 +48,10 @@ export interface BudgetPlan {
   readonly selflabel: StagePlan;
   /** Evaluation passes and the pool's start: time that no epoch count changes. */
   readonly overheadSeconds: number;
-  /** Stages stopped before their planned epochs at their deadline: the epochs they did. */
+  /**
+   * The epochs the deadline set, where they differ from the plan: fewer for a stage stopped at its
+   * deadline, more for one that went on because its steps ran faster than measured.
+   */
   readonly cut?: Partial<Record<TrainingStage, number>>;
 }
 
