@@ -36,11 +36,12 @@ export interface RoundConfig {
    */
   readonly minMovedFraction: number;
   /**
-   * Half-life, in rounds, of the learning rates while no image arrives (0: never cool). With
+   * Half-life, in seconds without a new image, of the learning rates (0: never cool). With
    * nothing new to learn, rates that stay high keep moving the backbone and the heads, and the
    * published clusters churn; cooling lets them converge, and any new image restores the rates.
+   * In seconds, not rounds: a round's length varies a hundredfold with the store and the machine.
    */
-  readonly coolingRounds: number;
+  readonly coolingSeconds: number;
   /** Images the store needs before SCAN starts: a few per cluster and more than K. */
   readonly minImages: number;
   /** SCAN steps in total before self-labelling starts (the heads must be confident first). */
@@ -72,7 +73,12 @@ export interface RoundConfig {
  *   `minImages` and `patience`), or `minImages` is not above K.
  */
 /** The fields that are not counts, and their largest value. */
-const FRACTIONAL = { warmupSeconds: Infinity, moveMargin: 1, minMovedFraction: 1 } as const;
+const FRACTIONAL = {
+  warmupSeconds: Infinity,
+  moveMargin: 1,
+  minMovedFraction: 1,
+  coolingSeconds: Infinity,
+} as const;
 
 export function makeRoundConfig(
   config: ScanConfig,
@@ -87,7 +93,7 @@ export function makeRoundConfig(
     warmupSeconds: 10,
     moveMargin: 0.1,
     minMovedFraction: 0.01,
-    coolingRounds: 20,
+    coolingSeconds: 300,
     minImages: Math.max(5 * config.clusters, config.neighbours + 1),
     selflabelAfter: 240,
     headRefreshRounds: 3,
@@ -123,10 +129,14 @@ export function makeRoundConfig(
   return Object.freeze(rounds);
 }
 
+/** The coolest a rate gets: ten halvings, in effect stopped, and still a valid (positive) rate. */
+export const MIN_COOLING_SCALE = 1 / 1024;
+
 /**
- * The learning-rate scale of a round after `idleRounds` rounds in a row without a new image:
- * halved every `coolingRounds` rounds, 1 with `coolingRounds` 0.
+ * The learning-rate scale of a round that starts `idleSeconds` after the last new image was
+ * seen: halved every `coolingSeconds`, never below `MIN_COOLING_SCALE`; 1 with `coolingSeconds` 0.
  */
-export function coolingScale(idleRounds: number, coolingRounds: number): number {
-  return coolingRounds > 0 ? 0.5 ** (Math.max(0, idleRounds) / coolingRounds) : 1;
+export function coolingScale(idleSeconds: number, coolingSeconds: number): number {
+  if (!(coolingSeconds > 0)) return 1;
+  return Math.max(MIN_COOLING_SCALE, 0.5 ** (Math.max(0, idleSeconds) / coolingSeconds));
 }

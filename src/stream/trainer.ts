@@ -152,8 +152,8 @@ export class StreamTrainer {
   /** Rounds in a row that changed nothing. */
   #quiet = 0;
   #imagesAtLastRound = -1;
-  /** Rounds in a row that started with no image new since the round before (cooling). */
-  #idleRounds = 0;
+  /** When a round last saw the store grow (or the trainer opened): cooling counts from it. */
+  #grewAt = performance.now();
   /** Published images the last re-clustering moved, published or not. */
   #lastMoved: number | null = null;
   #saving: Promise<void> = Promise.resolve();
@@ -396,8 +396,11 @@ export class StreamTrainer {
     if (this.store.n < 2) return null;
     // Steps are counted on a copy and committed with the round: an aborted round leaves no
     // trace in the state.
-    const idleRounds = this.store.n === this.#imagesAtLastRound ? this.#idleRounds + 1 : 0;
-    const learningRateScale = coolingScale(idleRounds, this.rounds.coolingRounds);
+    const grewAt = this.store.n === this.#imagesAtLastRound ? this.#grewAt : started;
+    const learningRateScale = coolingScale(
+      (started - grewAt) / 1000,
+      this.rounds.coolingSeconds,
+    );
     const outcome = await trainRound(
       {
         config: this.config,
@@ -426,7 +429,7 @@ export class StreamTrainer {
     this.#served.clear();
     this.#lastMoved = null;
     const update = steps.scan > 0 ? this.#recluster(losses, frozen) : null;
-    this.#idleRounds = idleRounds;
+    this.#grewAt = grewAt;
     this.#imagesAtLastRound = this.store.n;
     return {
       round: steps.rounds,
