@@ -45,14 +45,15 @@ Deno.test("train --budget plans the stages, reports planned and actual time, and
     const stored = JSON.parse(await Deno.readTextFile(join(out, "plan.json")));
     assert.equal(stored.pretext.epochs, budget.planned.pretext.epochs);
     const state = JSON.parse(await Deno.readTextFile(join(out, "state.json")));
-    // Every planned epoch, unless the stage's deadline came first (step times move with the
-    // machine's load): then the cut is recorded, and that is how many were trained.
+    // Every planned epoch, unless the stage's deadline came first, or the steps ran faster than
+    // measured and another epoch fitted (step times move with the machine's load): then the
+    // deadline's count is recorded as the cut, and that is how many were trained.
     assert.equal(
       state.pretext.epochs,
       budget.cut.pretext ?? budget.planned.pretext.epochs,
       JSON.stringify(budget),
     );
-    assert.ok(state.pretext.epochs <= budget.planned.pretext.epochs);
+    assert.ok(state.pretext.epochs >= 1);
     assert.equal(state.scan.epochs, 2);
 
     // A resume keeps the stored plan (no new measurement), so nothing is left to train.
