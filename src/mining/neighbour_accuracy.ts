@@ -19,10 +19,35 @@ export function neighbourAccuracy(
   k: number,
   labels: ArrayLike<number>,
 ): number {
-  const n = labels.length;
+  const fraction = sameValueFraction(labels, indices, k, "neighbour accuracy");
+  if (Number.isNaN(fraction)) {
+    throw new RangeError(
+      "Cannot measure neighbour accuracy: no list holds an image other than its anchor",
+    );
+  }
+  return fraction;
+}
+
+/**
+ * Fraction of (anchor, neighbour) pairs whose `values` are equal (labels for the neighbours'
+ * accuracy, clusters for their agreement), every list entry but the anchor itself counted.
+ *
+ * @param values one value per image (n of them).
+ * @param indices `n * k` neighbour lists, row-major.
+ * @param measure what is measured, for the error messages.
+ * @returns a value in [0, 1]; NaN when no list holds another image.
+ * @throws {RangeError} when the sizes do not fit or an index is outside [0, n).
+ */
+export function sameValueFraction(
+  values: ArrayLike<number>,
+  indices: ArrayLike<number>,
+  k: number,
+  measure: string,
+): number {
+  const n = values.length;
   if (!Number.isInteger(k) || k < 1 || indices.length !== n * k) {
     throw new RangeError(
-      `Cannot measure neighbour accuracy: expected ${n} lists of k = ${k} indices, ` +
+      `Cannot measure ${measure}: expected ${n} lists of k = ${k} indices, ` +
         `current length is ${indices.length}`,
     );
   }
@@ -33,19 +58,14 @@ export function neighbourAccuracy(
       const neighbour = indices[entry];
       if (!(Number.isInteger(neighbour) && neighbour >= 0 && neighbour < n)) {
         throw new RangeError(
-          `Cannot measure neighbour accuracy: indices must be in [0, ${n}), ` +
+          `Cannot measure ${measure}: indices must be in [0, ${n}), ` +
             `current value in the list of ${anchor} is ${neighbour}`,
         );
       }
       if (neighbour === anchor) continue;
       pairs++;
-      if (labels[neighbour] === labels[anchor]) agreeing++;
+      if (values[neighbour] === values[anchor]) agreeing++;
     }
   }
-  if (pairs === 0) {
-    throw new RangeError(
-      "Cannot measure neighbour accuracy: no list holds an image other than its anchor",
-    );
-  }
-  return agreeing / pairs;
+  return pairs > 0 ? agreeing / pairs : NaN;
 }

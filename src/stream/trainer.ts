@@ -154,8 +154,6 @@ export class StreamTrainer {
   #imagesAtLastRound = -1;
   /** When a round last saw the store grow (or the trainer opened): cooling counts from it. */
   #grewAt = performance.now();
-  /** Published images the last re-clustering moved, published or not. */
-  #lastMoved: number | null = null;
   #saving: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -427,8 +425,7 @@ export class StreamTrainer {
     writeWeights(this.#serving, weights);
     // Features from the previous networks would mislead the new heads.
     this.#served.clear();
-    this.#lastMoved = null;
-    const update = steps.scan > 0 ? this.#recluster(losses, frozen) : null;
+    const clustered = steps.scan > 0 ? this.#recluster(losses, frozen) : null;
     this.#grewAt = grewAt;
     this.#imagesAtLastRound = this.store.n;
     return {
@@ -437,8 +434,8 @@ export class StreamTrainer {
       seconds: (performance.now() - started) / 1000,
       losses,
       learningRateScale,
-      moved: this.#lastMoved,
-      update,
+      moved: clustered?.moved ?? null,
+      update: clustered?.update ?? null,
       labels: accepted.size === 0 ? null : labelEvent({
         modelVersion: this.#state.version,
         threshold: config.confidenceThreshold,
@@ -454,12 +451,13 @@ export class StreamTrainer {
 
   /**
    * Classify every image with the new serving model, align its clusters to the published ones,
-   * update the published assignments, and describe the change; null when nothing changed.
+   * update the published assignments, and describe the change (`update`, null when it is not
+   * worth telling); `moved` counts the published images the new model moved either way.
    */
   #recluster(
     losses: RoundLosses,
     frozen?: { features: Float32Array; n: number },
-  ): ClusterUpdateEvent | null {
+  ): { update: ClusterUpdateEvent | null; moved: number } {
     const { clusters } = this.config;
     const view = this.store.view();
     const head = this.#state.head;
@@ -491,16 +489,16 @@ export class StreamTrainer {
       published.set(id, stable[i]);
     });
     const diff = diffAssignments(before, published, clusters);
-    this.#lastMoved = diff.moved.length;
+    const moved = diff.moved.length;
     const first = this.#state.version === 0;
     const arrived = view.n !== this.#state.updatedAt;
     if (
       !first && !arrived &&
-      diff.moved.length < Math.max(1, this.rounds.minMovedFraction * view.n)
+      moved < Math.max(1, this.rounds.minMovedFraction * view.n)
     ) {
       // Nothing worth telling: the published clusters stay as they are.
       this.#quiet++;
-      return null;
+      return { update: null, moved };
     }
     const all = new Map<string, number>();
     const confidences = new Map<string, number>();
@@ -516,7 +514,7 @@ export class StreamTrainer {
     this.#state.updatedAt = view.n;
     const sizes = new Array<number>(clusters).fill(0);
     for (const c of stable) sizes[c]++;
-    return clusterUpdateEvent({
+    const update = clusterUpdateEvent({
       version: this.#state.version,
       sizes,
       moved: diff.moved,
@@ -525,6 +523,7 @@ export class StreamTrainer {
       images: view.n,
       ...metricsOf(view, stable),
     });
+    return { update, moved };
   }
 
   /**

@@ -15,10 +15,10 @@ Deno.test("neighbourAgreement() counts image-neighbour pairs in one cluster, sel
 Deno.test("neighbourAgreement() refuses lists that do not fit the clusters", () => {
   assert.throws(
     () => neighbourAgreement([0, 1], Int32Array.from([0, 1, 1]), 2),
-    /expected 2 lists of k = 2 neighbours, current length is 3/,
+    /neighbour agreement: expected 2 lists of k = 2 indices, current length is 3/,
   );
   assert.throws(
     () => neighbourAgreement([0, 1], Int32Array.from([0, 5, 1, 0]), 2),
-    /neighbour indices must be in \[0, 2\), current value at list 0 is 5/,
+    /neighbour agreement: indices must be in \[0, 2\), current value in the list of 0 is 5/,
   );
 });
