@@ -39,6 +39,8 @@ export { ntXentLoss, simclrLoss } from "./src/losses/nt_xent.ts";
 export { scanLoss } from "./src/losses/scan_loss.ts";
 export { confidenceCrossEntropy, confidenceTargets } from "./src/losses/confidence_ce.ts";
 export { mineNeighbours } from "./src/mining/knn.ts";
+export { miningVectors } from "./src/mining/mining_vectors.ts";
+export { withPixels } from "./src/mining/pixel_mix.ts";
 export { NeighbourIndex } from "./src/mining/neighbour_index.ts";
 export { kmeans } from "./src/mining/kmeans.ts";
 export { clusteringMetrics } from "./src/eval/metrics.ts";

@@ -170,7 +170,13 @@ export async function runOffline(run: OfflineRun): Promise<OfflineSummary> {
   // SCAN keeps the backbone and drops the projection head.
   contrastive.projection.dispose();
   const scan = await trainScan(stages, contrastive.backbone, mined.neighbours);
-  const selflabel = await trainSelfLabel(stages, scan.model, scan.head, mined.neighbours);
+  const selflabel = await trainSelfLabel(
+    stages,
+    scan.model,
+    scan.head,
+    mined.neighbours,
+    scan.agreement,
+  );
   setDeadline(undefined);
   const seconds = (performance.now() - started) / 1000;
   return {
@@ -311,6 +317,8 @@ async function checkConfig(paths: RunPaths, config: ScanConfig): Promise<void> {
           invertProbability: c.invertProbability ?? 0,
           // Runs saved before `colourAugment` existed trained with colour augmentation.
           colourAugment: c.colourAugment ?? true,
+          // Runs saved before `mineOn` existed mined on the projection.
+          mineOn: c.mineOn ?? "projection",
           pretext: { ...c.pretext, epochs: 0 },
           scan: { ...c.scan, epochs: 0 },
           selflabel: { ...c.selflabel, epochs: 0 },

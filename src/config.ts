@@ -14,6 +14,10 @@ export interface StageConfig {
   readonly learningRate: number;
 }
 
+/** The features neighbours are mined on (`ScanConfig.mineOn`). */
+export type MineOn = "projection" | "backbone-pixels";
+export const MINE_ON: readonly MineOn[] = ["projection", "backbone-pixels"];
+
 /** Everything a run needs besides its data. */
 export interface ScanConfig {
   /** Backbone preset name, a key of `BACKBONES` in src/models/resnet.ts. */
@@ -53,6 +57,15 @@ export interface ScanConfig {
    * official code's `update_cluster_head_only`): far cheaper per epoch on a CPU, so more epochs.
    */
   readonly clusterHeadOnly: boolean;
+  /**
+   * What neighbours are mined on: `projection`, the pretext features z (the paper, the official
+   * code); or `backbone-pixels`, the backbone features h and the images' own mean-centred pixels,
+   * each unit-normalised, so that similarity is the mean of the two cosines
+   * (src/mining/pixel_mix.ts). On small gray images a short SimCLR run's features give
+   * neighbours about as good as the pixels they start from, and the two together better than
+   * either (BENCHMARKS.md, issue 12); the `auto` settings choose it for gray single-polarity data.
+   */
+  readonly mineOn: MineOn;
   readonly pretext: StageConfig;
   readonly scan: StageConfig;
   readonly selflabel: StageConfig;
@@ -82,6 +95,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     invertProbability: 0.5,
     colourAugment: true,
     clusterHeadOnly: true,
+    mineOn: "projection",
     pretext: { epochs: 150, batchSize: 64, learningRate: 3e-3 },
     scan: { epochs: 200, batchSize: 64, learningRate: 1e-2 },
     selflabel: { epochs: 10, batchSize: 64, learningRate: 1e-4 },
@@ -101,6 +115,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     invertProbability: 0,
     colourAugment: true,
     clusterHeadOnly: true,
+    mineOn: "projection",
     pretext: { epochs: 4, batchSize: 256, learningRate: 2e-3 },
     scan: { epochs: 50, batchSize: 256, learningRate: 1e-2 },
     selflabel: { epochs: 2, batchSize: 256, learningRate: 1e-4 },
@@ -120,6 +135,7 @@ export const PRESETS: Readonly<Record<string, ScanConfig>> = {
     invertProbability: 0,
     colourAugment: true,
     clusterHeadOnly: false,
+    mineOn: "projection",
     pretext: { epochs: 500, batchSize: 512, learningRate: 1e-3 },
     scan: { epochs: 100, batchSize: 128, learningRate: 1e-4 },
     selflabel: { epochs: 200, batchSize: 1000, learningRate: 1e-4 },
@@ -230,6 +246,12 @@ function validateConfig(config: ScanConfig): void {
   if (typeof config.colourAugment !== "boolean") {
     throw new RangeError(
       `Cannot build config: colourAugment must be true or false, current value is ${config.colourAugment}`,
+    );
+  }
+  if (!MINE_ON.includes(config.mineOn)) {
+    throw new RangeError(
+      `Cannot build config: mineOn must be one of ${MINE_ON.join(", ")}, ` +
+        `current value is ${config.mineOn}`,
     );
   }
   if (!(config.temperature > 0)) {

@@ -6,7 +6,13 @@ import { parseThreads } from "../src/parallel/threads.ts";
 import { parseArgs } from "node:util";
 import { runOffline } from "../pipelines/offline.ts";
 import { figureLines } from "../pipelines/offline/figures.ts";
-import { type ConfigOverrides, makeConfig, makeConfigFrom, PRESETS } from "../src/config.ts";
+import {
+  type ConfigOverrides,
+  makeConfig,
+  makeConfigFrom,
+  type MineOn,
+  PRESETS,
+} from "../src/config.ts";
 import { profileDataset } from "../src/data/profile.ts";
 import { autoSettings } from "../src/run/auto_settings.ts";
 import { loadDataset } from "../src/data/load_dataset.ts";
@@ -29,7 +35,7 @@ const USAGE = `usage: deno task train --data D [--labels L] --out RUN [--cluster
     [--eval-data E] [--eval-labels L2] [--backend wasm|cpu|tensorflow] [--threads N] [--limit N]
     [--budget MINUTES] [--pretext-epochs N] [--scan-epochs N] [--selflabel-epochs N] [--heads N]
     [--neighbours K] [--entropy-weight W] [--input-size S] [--temperature T] [--crop-min A]
-    [--seed N]
+    [--mine-on projection|backbone-pixels] [--seed N]
 
   D: a folder of images (nested folders fine) or idx:<prefix>, e.g.
      idx:/usr/share/datasets/fashion-mnist/train (IDX files <prefix>-images-idx3-ubyte[.gz]).
@@ -43,6 +49,8 @@ const USAGE = `usage: deno task train --data D [--labels L] --out RUN [--cluster
   T: NT-Xent temperature of the pretext task (default 0.1, the paper's).
   A: smallest area of the random crop, as a fraction of the image (the largest is the whole
      image); default from the data's size with the auto preset (docs/training.md).
+  --mine-on: what neighbours are mined on: the projection z (the paper's), or the backbone
+     features beside the images' pixels; default projection, or from the data with auto.
   Rerunning with the same --out resumes where the run stopped (with its stored plan).`;
 
 await runTask(USAGE, async () => {
@@ -69,6 +77,7 @@ await runTask(USAGE, async () => {
       "input-size": { type: "string" },
       temperature: { type: "string" },
       "crop-min": { type: "string" },
+      "mine-on": { type: "string" },
       seed: { type: "string" },
     },
   });
@@ -87,6 +96,8 @@ await runTask(USAGE, async () => {
       ["seed", "seed"],
     ]),
     ...(cropMin === undefined ? {} : { cropScale: [cropMin, 1] as const }),
+    // makeConfig refuses a value that names no MINE_ON entry.
+    ...(values["mine-on"] === undefined ? {} : { mineOn: values["mine-on"] as MineOn }),
   };
   const fixedEpochs: Partial<Record<"pretext" | "scan" | "selflabel", number>> = {};
   for (const stage of ["pretext", "scan", "selflabel"] as const) {
@@ -171,6 +182,7 @@ function chosenFields(config: ReturnType<typeof makeConfig>): Record<string, unk
     cropScale: config.cropScale,
     invertProbability: config.invertProbability,
     colourAugment: config.colourAugment,
+    mineOn: config.mineOn,
     backbone: config.backbone,
     batchSize: { pretext: config.pretext.batchSize, scan: config.scan.batchSize },
   };

@@ -12,12 +12,12 @@ import { kmeans } from "../../src/mining/kmeans.ts";
 import { readWeights, writeWeights } from "../../src/parallel/network_weights.ts";
 import { TrainingPool } from "../../src/parallel/training_pool.ts";
 import { loadOrBuildContrastive, saveContrastive } from "../../src/run/checkpoints.ts";
-import { embedDataset } from "../../src/run/inference.ts";
 import type { ContrastiveModel } from "../../src/stages/models.ts";
 import { logLine } from "../../src/util/progress.ts";
 import type { PretextReport, StageContext, StageMetrics } from "./context.ts";
 import { runEpoch } from "./epoch.ts";
 import { metricsOf } from "./evaluate.ts";
+import { miningFeatures } from "./mining.ts";
 
 /**
  * Train (or resume) the pretext model; resolves to it, trained for every configured epoch. The
@@ -93,7 +93,10 @@ export async function pretextReport(
   return report;
 }
 
-/** The paper's baseline: k-means on the pretext features, fit on train, applied to evaluation. */
+/**
+ * The paper's baseline: k-means on the pretext features (those mining used, `mineOn`), fit on
+ * train, applied to evaluation.
+ */
 async function kmeansBaseline(
   run: StageContext,
   model: ContrastiveModel,
@@ -109,7 +112,9 @@ async function kmeansBaseline(
     config.clusters,
     run.trainers.streams.random("kmeans"),
   );
-  const features = evaluation === train ? trainFeatures : await embedDataset(model, evaluation);
+  const features = evaluation === train
+    ? trainFeatures
+    : await miningFeatures(config, model, evaluation);
   const predicted = tf.tidy(() => {
     const x = tf.tensor2d(features, [evaluation.n, dim]);
     const c = tf.tensor2d(centroids, [config.clusters, dim]);

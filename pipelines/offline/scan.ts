@@ -21,6 +21,8 @@ import {
   loadOrBuildClustering,
   saveClustering,
 } from "../../src/run/checkpoints.ts";
+import { neighbourAgreement } from "../../src/eval/neighbour_agreement.ts";
+import { topClusters } from "../../src/eval/selflabel_diagnosis.ts";
 import { allHeadLogits, backboneFeaturesOf } from "../../src/run/inference.ts";
 import type { ClusteringModel } from "../../src/stages/models.ts";
 import { evaluateHeads, type ScanLosses } from "../../src/stages/scan.ts";
@@ -36,11 +38,16 @@ interface FrozenFeatures {
   readonly dim: number;
 }
 
-/** What SCAN hands on: its best model (the caller owns it), the kept head, and the report. */
+/**
+ * What SCAN hands on: its best model (the caller owns it), the kept head, the report, and how
+ * well the kept head's clusters keep the mined neighbourhoods on train (NaN when no list holds
+ * another image).
+ */
 export interface Clustered {
   readonly model: ClusteringModel;
   readonly head: number;
   readonly report: ScanReport;
+  readonly agreement: number;
 }
 
 /**
@@ -85,7 +92,7 @@ export async function trainScan(
         step,
         (l) => Math.min(...l.total),
       );
-      const losses = await headLosses(clustering, train, neighbours, config, frozen);
+      const { losses } = await headLosses(clustering, train, neighbours, config, frozen);
       const best = losses.total.indexOf(Math.min(...losses.total));
       if (state.scan.bestLoss === null || losses.total[best] < state.scan.bestLoss) {
         state.scan.bestLoss = losses.total[best];
@@ -115,8 +122,12 @@ export async function trainScan(
   disposeClustering(clustering);
 
   const model = await loadClustering(paths.scan);
-  const bestLosses = await headLosses(model, train, neighbours, config);
+  const { losses: bestLosses, logits } = await headLosses(model, train, neighbours, config);
   const head = state.scan.bestHead;
+  // The kept head's clusters on train, for the final model's choice after self-labelling
+  // (src/run/final_model.ts): read off this pass rather than a second one.
+  const { clusters } = topClusters(logits[head], train.n, config.clusters);
+  const agreement = neighbourAgreement(clusters, neighbours, config.neighbours);
   const report: ScanReport = {
     seconds: state.scan.seconds,
     bestHead: head,
@@ -127,7 +138,7 @@ export async function trainScan(
     },
   };
   if (run.evaluation.labels) report.metrics = await evaluate(model, head, run.evaluation, config);
-  return { model, head, report };
+  return { model, head, report, agreement };
 }
 
 /** Anchors at `indices` and, for each, one of its K mined neighbours drawn at random. */
@@ -163,8 +174,9 @@ function pairFeatures(
 }
 
 /**
- * Per-head SCAN losses over the training images (no augmentation), to pick the best head. With a
- * frozen backbone the heads read its stored features; otherwise one inference pass runs them all.
+ * Per-head SCAN losses over the training images (no augmentation), to pick the best head, with
+ * the logits they came from. With a frozen backbone the heads read its stored features;
+ * otherwise one inference pass runs them all.
  */
 async function headLosses(
   model: ClusteringModel,
@@ -172,7 +184,7 @@ async function headLosses(
   neighbours: Int32Array,
   config: ScanConfig,
   frozen?: FrozenFeatures,
-): Promise<ScanLosses> {
+): Promise<{ losses: ScanLosses; logits: Float32Array[] }> {
   const logits = frozen
     ? tf.tidy(() => {
       const out = model.heads.apply(tf.tensor2d(frozen.data, [train.n, frozen.dim])) as
@@ -181,7 +193,7 @@ async function headLosses(
       return (Array.isArray(out) ? out : [out]).map((l) => l.dataSync() as Float32Array);
     })
     : await allHeadLogits(model, train, config.heads);
-  return evaluateHeads(
+  const losses = evaluateHeads(
     logits,
     train.n,
     config.clusters,
@@ -189,4 +201,5 @@ async function headLosses(
     config.neighbours,
     config.entropyWeight,
   );
+  return { losses, logits };
 }

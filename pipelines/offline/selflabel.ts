@@ -22,14 +22,16 @@ import { evaluate } from "./evaluate.ts";
 
 /**
  * Train (or resume) self-labelling of `head`, starting from `scan` (which it takes over and
- * disposes), then choose the final model by agreement with the mined `neighbours` [n, K];
- * resolves to the report once the final model is saved and chosen.
+ * disposes), then choose the final model by agreement with the mined `neighbours` [n, K], the SCAN
+ * model's being `scanAgreement` (measured by trainScan); resolves to the report once the final
+ * model is saved and chosen.
  */
 export async function trainSelfLabel(
   run: StageContext,
   scan: ClusteringModel,
   head: number,
   neighbours: Int32Array,
+  scanAgreement: number,
 ): Promise<SelfLabelReport> {
   const { config, train, paths, state, trainers } = run;
   const { epochs, batchSize } = config.selflabel;
@@ -75,9 +77,6 @@ export async function trainSelfLabel(
   }
   if (state.selflabel.epochs > 0 && state.final === undefined) {
     const t0 = performance.now();
-    const best = await loadClustering(paths.scan);
-    const scanAgreement = await agreementOf(best, head, train, neighbours, config.neighbours);
-    disposeClustering(best);
     const selfAgreement = await agreementOf(model, head, train, neighbours, config.neighbours);
     const choice = chooseFinalModel(scanAgreement, selfAgreement);
     if (choice !== null) state.final = choice;

@@ -93,6 +93,18 @@ export function autoSettings(profile: DataProfile, clusters?: number): AutoSetti
       ? ` (both at least ${100 * POLARITY_FRACTION}%: polarity is not a class property here)`
       : ` (inverted only when both are at least ${100 * POLARITY_FRACTION}%)`);
 
+  // Mining: on gray images of one polarity the pixels are a fair similarity of their own, and
+  // a short SimCLR run's features are about as good: mine on both (src/mining/pixel_mix.ts).
+  const mineOn = !colourAugment && !bothPolarities ? "backbone-pixels" : "projection";
+  reasons.mineOn = mineOn === "backbone-pixels"
+    ? "backbone-pixels: gray images of one polarity, where the pixels are a fair similarity and " +
+      "together with the backbone features give better neighbours than either (BENCHMARKS.md)"
+    : `projection (the paper's): ${
+      colourAugment
+        ? "colour images, whose pixels compare the colour that SimCLR learns to ignore"
+        : "both polarities occur, and pixels would pair images by polarity"
+    }`;
+
   // Crop: a fifth of a CIFAR image still shows an object; a fifth of an 8 px image is 3 px.
   const cropSide = Math.min(native, inputSize);
   const cropScale: [number, number] = cropSide <= 16
@@ -136,6 +148,7 @@ export function autoSettings(profile: DataProfile, clusters?: number): AutoSetti
     invertProbability,
     colourAugment,
     clusterHeadOnly: true,
+    mineOn,
     pretext: { epochs: pretextEpochs, batchSize: pretextBatch, learningRate: 2e-3 },
     scan: { epochs: 50, batchSize: scanBatch, learningRate: 1e-2 },
     selflabel: { epochs: 2, batchSize: scanBatch, learningRate: 1e-4 },

@@ -124,10 +124,11 @@ export function planBudget(
     selflabel: stepsPerEpoch(n, config.selflabel.batchSize) * timings.selflabelStep + save,
   };
   const mining = n * timings.embedImage;
-  // SCAN's frozen features and its best head's losses (a pass each over train), the final
-  // model's choice (both models over train), and with labels three passes over the evaluation
-  // images (pretext k-means, SCAN, self-labelling).
-  const overheadSeconds = timings.poolOpen + 4 * n * timings.embedImage + n * headLoss +
+  // SCAN's frozen features and its best head's losses (a pass each over train; the second also
+  // gives the SCAN model's side of the final choice), the self-labelled model over train for the
+  // other side, and with labels three passes over the evaluation images (pretext k-means, SCAN,
+  // self-labelling).
+  const overheadSeconds = timings.poolOpen + 3 * n * timings.embedImage + n * headLoss +
     (sizes.labelled ? 3 * sizes.evaluation * timings.embedImage : 0);
   let left = minutes * 60 - timings.measuring - mining - overheadSeconds;
   const plans: Partial<Record<TrainingStage, StagePlan>> = {};

@@ -50,7 +50,7 @@ export async function predictDataset(
 
 /** Backbone features of every image, float32 [n, F]. */
 export async function backboneFeaturesOf(
-  model: ClusteringModel,
+  model: Pick<ClusteringModel, "backbone">,
   dataset: Dataset,
 ): Promise<Float32Array> {
   const parts = await lastValueFrom(

@@ -97,6 +97,8 @@ export function parseSavedConfig(
   let saved = original;
   // Runs saved before `colourAugment` existed trained with colour augmentation.
   if (!("colourAugment" in saved)) saved = { ...saved, colourAugment: true };
+  // Runs saved before `mineOn` existed mined on the projection.
+  if (!("mineOn" in saved)) saved = { ...saved, mineOn: "projection" };
   const missing = Object.keys(PRESETS.fixtures).filter((key) => !(key in saved));
   if (missing.length > 0) throw fail(`config.json lacks ${missing.join(", ")}`);
   try {

@@ -11,7 +11,8 @@
  * 5. the round's networks (and, with a trained backbone, the store's features under them), for
  *    the trainer to swap in, serve with and re-cluster the store.
  */
-import { augmentationOf, PROJECTION_DIM, type ScanConfig } from "../config.ts";
+import { augmentationOf, type ScanConfig } from "../config.ts";
+import { miningVectors } from "../mining/mining_vectors.ts";
 import { gatherBatch } from "../data/dataset.ts";
 import type { NeighbourIndex } from "../mining/neighbour_index.ts";
 import type { NetworkWeights } from "../parallel/network_weights.ts";
@@ -116,33 +117,37 @@ export async function trainRound(
   // a second at 10,000 images). Images stored meanwhile are embedded after, until a pass finds
   // none new, and go into the index incrementally once it holds the re-mined lists.
   let view = store.view();
-  const embedded = await pool.embed(gatherBatch(view, range(view.n)));
+  const images = gatherBatch(view, range(view.n));
+  const embedded = await pool.embed(images);
   if (signal?.aborted) return null;
+  // What neighbours are mined on (`mineOn`): the projections, or backbone features and pixels.
+  const vectors = miningVectors(config.mineOn, embedded, view.n, images.data, view.size);
   const mined = await pool.mine(
-    embedded.projected,
+    vectors,
     view.n,
-    PROJECTION_DIM,
+    index.dim,
     Math.min(config.neighbours, view.n),
   );
   if (signal?.aborted) return null;
-  const later = { backbone: [] as Float32Array[], projected: [] as Float32Array[] };
+  const later = { backbone: [] as Float32Array[], vectors: [] as Float32Array[] };
   let embeddedUpTo = view.n;
   for (let grown = store.view(); grown.n > embeddedUpTo; grown = store.view()) {
     const more = Array.from({ length: grown.n - embeddedUpTo }, (_, i) => embeddedUpTo + i);
-    const extra = await pool.embed(gatherBatch(grown, more));
+    const batch = gatherBatch(grown, more);
+    const extra = await pool.embed(batch);
     if (signal?.aborted) return null;
     later.backbone.push(extra.backbone);
-    later.projected.push(extra.projected);
+    later.vectors.push(miningVectors(config.mineOn, extra, more.length, batch.data, grown.size));
     embeddedUpTo = grown.n;
   }
   // Synchronous from here to the index swap, so no image is stored in between.
   const all = store.view();
   index.truncate(view.n);
-  index.replaceAll(embedded.projected, mined);
+  index.replaceAll(vectors, mined);
   if (all.n > view.n) {
     index.addBatch(
       all.ids.slice(view.n),
-      concatFloat32(later.projected),
+      concatFloat32(later.vectors),
       all.n - view.n,
     );
   }

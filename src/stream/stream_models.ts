@@ -7,9 +7,10 @@
 import { concatFloat32 } from "../util/concat.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import type { ScanConfig } from "../config.ts";
+import type { MineOn, ScanConfig } from "../config.ts";
 import { batchToTensor, type Dataset, gatherBatch } from "../data/dataset.ts";
 import { buildClusteringHead } from "../models/clustering_head.ts";
+import { miningVectors } from "../mining/mining_vectors.ts";
 import { loadModel, saveModel } from "../models/io_handler.ts";
 import { buildProjectionHead } from "../models/projection_head.ts";
 import { BACKBONES, buildBackbone } from "../models/resnet.ts";
@@ -134,6 +135,21 @@ export class StreamModels {
       backbone: concatFloat32(parts.map((p) => p[0])),
       projected: concatFloat32(parts.map((p) => p[1])),
     };
+  }
+
+  /**
+   * The vectors `mineOn` mines on for the images at `indices` of `dataset`
+   * (src/mining/mining_vectors.ts), from one inference pass.
+   */
+  miningVectors(dataset: Dataset, indices: readonly number[], mineOn: MineOn): Float32Array {
+    if (mineOn === "projection") return this.features(dataset, indices);
+    return miningVectors(
+      mineOn,
+      this.embeddings(dataset, indices),
+      indices.length,
+      gatherBatch(dataset, indices).data,
+      dataset.size,
+    );
   }
 
   /**

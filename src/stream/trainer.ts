@@ -26,13 +26,15 @@
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { PROJECTION_DIM, type ScanConfig } from "../config.ts";
-import type { Dataset } from "../data/dataset.ts";
+import { type Dataset, gatherBatch } from "../data/dataset.ts";
 import { labelledMetrics } from "../eval/metrics.ts";
+import { miningDim, miningVectors } from "../mining/mining_vectors.ts";
 import { NeighbourIndex } from "../mining/neighbour_index.ts";
 import { argmaxRows } from "../operators/classify.ts";
 import type { BackendName } from "../backend/backend.ts";
 import { readWeights, writeWeights } from "../parallel/network_weights.ts";
 import { defaultThreads } from "../parallel/threads.ts";
+import { featureDim } from "../run/checkpoints.ts";
 import { TrainingPool } from "../parallel/training_pool.ts";
 import { concatFloat32, takeRows } from "../util/concat.ts";
 import { alignClusters, applyAlignment } from "./align_clusters.ts";
@@ -205,13 +207,20 @@ export class StreamTrainer {
     const store = stateDir === undefined
       ? new ImageStore(config.inputSize)
       : await ImageStore.load(join(stateDir, STATE_FILES.store), config.inputSize);
-    const index = await loadIndex(stateDir, store, config.neighbours) ??
-      new NeighbourIndex(PROJECTION_DIM, config.neighbours);
+    // The index holds what neighbours are mined on (`mineOn`); one of another width is rebuilt.
+    const dim = miningDim(
+      config.mineOn,
+      featureDim(serving.backbone),
+      PROJECTION_DIM,
+      config.inputSize,
+    );
+    const index = await loadIndex(stateDir, store, config.neighbours, dim) ??
+      new NeighbourIndex(dim, config.neighbours);
     // Images the store saved after the index was: embed them as `add` would have.
     const view = store.view();
     const missing = Array.from({ length: view.n - index.size }, (_, j) => index.size + j);
     if (missing.length > 0) {
-      const features = serving.features(view, missing);
+      const features = serving.miningVectors(view, missing, config.mineOn);
       index.addBatch(missing.map((i) => view.ids[i]), features, missing.length);
     }
     return new StreamTrainer(options, state, store, index, pool, serving);
@@ -321,10 +330,20 @@ export class StreamTrainer {
     if (added.length === 0) return added;
     let features: Float32Array;
     if (served === undefined) {
-      features = this.#serving.features(this.store.view(), indices);
+      features = this.#serving.miningVectors(this.store.view(), indices, this.config.mineOn);
     } else {
-      features = takeRows(served.projected, PROJECTION_DIM, given);
       const dim = served.backbone.length / images.length;
+      const view = this.store.view();
+      features = miningVectors(
+        this.config.mineOn,
+        {
+          backbone: takeRows(served.backbone, dim, given),
+          projected: takeRows(served.projected, PROJECTION_DIM, given),
+        },
+        indices.length,
+        gatherBatch(view, indices).data,
+        view.size,
+      );
       given.forEach((j, r) => this.#served.set(indices[r], takeRows(served.backbone, dim, [j])));
     }
     this.#index.addBatch(added.map((image) => image.id), features, added.length);

@@ -137,11 +137,15 @@ export async function saveCheckpoint(
   }
 }
 
-/** The index saved beside `store`, when it matches the store's first images; else undefined. */
+/**
+ * The index saved beside `store`, when it matches the store's first images, K and the width of
+ * the vectors mined on; else undefined.
+ */
 export async function loadIndex(
   stateDir: string | undefined,
   store: ImageStore,
   k: number,
+  dim: number,
 ): Promise<NeighbourIndex | undefined> {
   if (stateDir === undefined) return undefined;
   let bytes: Uint8Array;
@@ -153,7 +157,7 @@ export async function loadIndex(
   }
   const index = NeighbourIndex.fromBytes(bytes);
   const ids = store.view().ids;
-  const matches = index.k === k && index.size <= store.n &&
+  const matches = index.k === k && index.dim === dim && index.size <= store.n &&
     Array.from({ length: index.size }, (_, i) => index.idOf(i) === ids[i]).every(Boolean);
   return matches ? index : undefined;
 }

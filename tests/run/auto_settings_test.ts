@@ -55,6 +55,19 @@ Deno.test("autoSettings() inverts only where both polarities of background occur
   assert.equal(autoSettings({ images: 500, sample: dark }).config.invertProbability, 0);
 });
 
+Deno.test("autoSettings() mines on backbone and pixels for gray single-polarity data only", () => {
+  const on = (sample: ImageStats[]) => autoSettings({ images: 500, sample });
+  const plain = on([gray(28), gray(28)]);
+  assert.equal(plain.config.mineOn, "backbone-pixels");
+  assert.match(plain.reasons.mineOn, /gray images of one polarity/);
+  const colour = on([{ ...gray(32), colourFraction: 0.4 }]);
+  assert.equal(colour.config.mineOn, "projection");
+  assert.match(colour.reasons.mineOn, /colour images/);
+  const polarities = on([gray(28, 0.1), gray(28, 0.9)]);
+  assert.equal(polarities.config.mineOn, "projection");
+  assert.match(polarities.reasons.mineOn, /both polarities/);
+});
+
 Deno.test("autoSettings() sizes K and batches by the images, the crop by the side", () => {
   const small = autoSettings({ images: 300, sample: [gray(8)] }, 6).config;
   assert.deepEqual([small.neighbours, small.pretext.batchSize, small.scan.batchSize], [5, 32, 64]);

@@ -9,6 +9,7 @@ import type { StoredImage } from "../../src/stream/store.ts";
 import { STATE_FILES, StreamTrainer } from "../../src/stream/trainer.ts";
 import { StreamModels } from "../../src/stream/stream_models.ts";
 import { argmaxRows } from "../../src/operators/classify.ts";
+import { mixedDim, withPixels } from "../../src/mining/pixel_mix.ts";
 
 await initBackend("wasm");
 
@@ -295,3 +296,73 @@ Deno.test("StreamTrainer - images stored while a round re-embeds the store are e
     await trainer.dispose();
   }
 });
+
+Deno.test("StreamTrainer - mining on backbone features and pixels: every list, re-mined or incremental, is in that space", async () => {
+  const config = makeConfig("fixtures", {
+    ...tinyConfig(true),
+    mineOn: "backbone-pixels",
+  });
+  const rounds = makeRoundConfig(config, {
+    pretextSteps: 1,
+    scanSteps: 1,
+    warmupSteps: 1,
+    minImages: 20,
+  });
+  const all = await images(28);
+  const stateDir = await Deno.makeTempDir({ prefix: "scanstream_mine_on_" });
+  const trainer = await StreamTrainer.open({ config, rounds, stateDir });
+  let worker: StreamModels | undefined;
+  try {
+    trainer.add(all.slice(0, 20));
+    await trainer.round();
+    await trainer.checkpoint(true);
+    worker = await StreamModels.load(join(stateDir, `models-${trainer.serving.round}`));
+    // Four new images with features from elsewhere, four embedded by the trainer itself.
+    const fresh = all.slice(20);
+    const freshView = viewOf(fresh);
+    const served = worker.embeddings(freshView);
+    const f = served.backbone.length / fresh.length;
+    trainer.add(fresh.slice(0, 4), {
+      projected: served.projected.slice(0, 4 * 128),
+      backbone: served.backbone.slice(0, 4 * f),
+    });
+    trainer.add(fresh.slice(4));
+
+    const view = viewOf(all);
+    const emb = worker.embeddings(view);
+    const mixed = withPixels(emb.backbone, all.length, f, view.pixels, 16);
+    const width = mixedDim(f, 16);
+    const cosine = (a: number, b: number) => {
+      let dot = 0;
+      for (let j = 0; j < width; j++) dot += mixed[a * width + j] * mixed[b * width + j];
+      return dot / 2; // each half is a unit vector
+    };
+    const at = new Map(all.map((image, i) => [image.id, i]));
+    for (const i of [0, 7, 19, 20, 27]) {
+      const list = trainer.neighboursOf(all[i].id)!;
+      assert.ok(list.length > 0);
+      for (const { id, similarity } of list) {
+        assert.ok(
+          Math.abs(similarity - cosine(i, at.get(id)!)) < 1e-3,
+          `image ${i} to ${at.get(id)}: ${similarity} in the index, ${
+            cosine(i, at.get(id)!)
+          } mixed`,
+        );
+      }
+    }
+  } finally {
+    worker?.dispose();
+    await trainer.dispose();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+function viewOf(stored: StoredImage[]) {
+  return {
+    n: stored.length,
+    size: 16,
+    pixels: Uint8Array.from(stored.flatMap((image) => [...image.pixels])),
+    ids: stored.map((image) => image.id),
+    paths: stored.map((image) => image.path),
+  };
+}
