@@ -93,7 +93,7 @@ export function makeRoundConfig(
     warmupSeconds: 10,
     moveMargin: 0.1,
     minMovedFraction: 0.01,
-    coolingSeconds: 300,
+    coolingSeconds: 180,
     minImages: Math.max(5 * config.clusters, config.neighbours + 1),
     selflabelAfter: 240,
     headRefreshRounds: 3,
