@@ -334,17 +334,15 @@ export class StreamTrainer {
     } else {
       const dim = served.backbone.length / images.length;
       const view = this.store.view();
+      const backbone = takeRows(served.backbone, dim, given);
       features = miningVectors(
         this.config.mineOn,
-        {
-          backbone: takeRows(served.backbone, dim, given),
-          projected: takeRows(served.projected, PROJECTION_DIM, given),
-        },
+        { backbone, projected: takeRows(served.projected, PROJECTION_DIM, given) },
         indices.length,
         gatherBatch(view, indices).data,
         view.size,
       );
-      given.forEach((j, r) => this.#served.set(indices[r], takeRows(served.backbone, dim, [j])));
+      indices.forEach((i, r) => this.#served.set(i, backbone.slice(r * dim, (r + 1) * dim)));
     }
     this.#index.addBatch(added.map((image) => image.id), features, added.length);
     this.#unassigned.push(...indices);

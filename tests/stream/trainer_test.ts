@@ -202,13 +202,7 @@ Deno.test("StreamTrainer - features computed elsewhere with the serving checkpoi
     await trainer.checkpoint(true);
     worker = await StreamModels.load(join(stateDir, `models-${serving.round}`));
     const fresh = all.slice(20);
-    const view = {
-      n: fresh.length,
-      size: 16,
-      pixels: Uint8Array.from(fresh.flatMap((image) => [...image.pixels])),
-      ids: fresh.map((image) => image.id),
-      paths: fresh.map((image) => image.path),
-    };
+    const view = viewOf(fresh);
     const before = tf.memory().numTensors;
     const served = worker.embeddings(view);
     trainer.add(fresh.slice(0, 4), {
