@@ -30,9 +30,15 @@ export interface NatsTestContext {
   t: Deno.TestContext;
 }
 
+/** How long one NATS test may run before it fails as hung (the slowest take about 30 s). */
+export const NATS_TEST_LIMIT_MS = 240_000;
+
 /**
  * Register a test that runs `fn` against a fresh JetStream-enabled `nats-server`.
- * `fn` must close its connections; the server is stopped afterwards either way.
+ * `fn` must close its connections; the server is stopped afterwards either way. A test still
+ * running after `NATS_TEST_LIMIT_MS` fails with the server's log instead of holding the whole
+ * run: stopping the server then makes most waits it is stuck in fail, and the rest of the
+ * suite goes on.
  */
 export function natsTest(name: string, fn: (ctx: NatsTestContext) => Promise<void>): void {
   if (binary === null) {
@@ -51,9 +57,25 @@ export function natsTest(name: string, fn: (ctx: NatsTestContext) => Promise<voi
   }
   Deno.test(name, async (t) => {
     const server = await startNatsServer({ binary });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const running = fn({ server, binary, t });
+    // Once the limit has passed, a late failure of the abandoned run is not unhandled.
+    running.catch(() => {});
     try {
-      await fn({ server, binary, t });
+      await Promise.race([
+        running,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() =>
+            reject(
+              new Error(
+                `"${name}" did not finish within ${NATS_TEST_LIMIT_MS / 1000} s: it waits for ` +
+                  `something that never comes. The server's log:\n${server.log()}`,
+              ),
+            ), NATS_TEST_LIMIT_MS);
+        }),
+      ]);
     } finally {
+      clearTimeout(timer);
       await server.stop();
     }
   });

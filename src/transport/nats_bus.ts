@@ -14,7 +14,9 @@
  *   ordered consumer from the first stored message; with `durable` or `queue` a durable pull
  *   consumer named `<name>-<subject with '.' as '_'>`, shared by every subscriber using the name.
  *   Each message is acknowledged once it has been handed to the subscriber (`next` returned):
- *   a crash before that redelivers it, asynchronous work failing after it does not. On a subject
+ *   a crash before that redelivers it, asynchronous work failing after it does not. A message
+ *   the server delivers again after this subscription handed it on (an ack lost in a server
+ *   restart) is dropped, so within one process each stored message is handed on once. On a subject
  *   the stream does not keep, `queue` is a core queue group.
  * - The connection reconnects forever, and waits for a server that is not up yet on connect.
  */
@@ -62,6 +64,7 @@ import {
 } from "./bus.ts";
 import { printable } from "../util/quote.ts";
 import { storedIds } from "./stored_ids.ts";
+import { HandedSequences } from "./handed_sequences.ts";
 import { durableSubjects, streamName, subjectMatches, validatePipelineName } from "./subjects.ts";
 
 /** One change of a NATS connection, as `NatsBus.connectionChanges` reports it. */
@@ -427,7 +430,14 @@ export class NatsBus implements Bus {
         await messages.close();
         return;
       }
+      const handed = durableName === undefined ? undefined : new HandedSequences();
       for await (const msg of messages) {
+        // A redelivery of a message this process already handed on (its ack was lost when the
+        // server restarted) is acknowledged again and not handed on twice.
+        if (handed?.check(msg.info.streamSequence)) {
+          msg.ack();
+          continue;
+        }
         subscriber.next(toBusMessage(msg));
         if (durableName !== undefined) msg.ack();
       }

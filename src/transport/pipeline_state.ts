@@ -20,6 +20,7 @@ import { objectFile } from "../protocol/models.ts";
 import { parseJson, type Schema } from "../protocol/parse.ts";
 import { heartbeatSchema } from "../protocol/kv.ts";
 import { printable } from "../util/quote.ts";
+import { listObjects, readObject } from "./object_reads.ts";
 import { validatePipelineName } from "./subjects.ts";
 
 /** How long a heartbeat lives; workers beat every `HEARTBEAT_MS`. */
@@ -132,7 +133,7 @@ export class PipelineState {
       );
     }
     const old = new Set<string>();
-    for (const info of await this.models.list()) {
+    for (const info of await listObjects(this.models)) {
       const version = Number(info.name.split("/")[0]);
       if (version <= checkpoint - KEPT_CHECKPOINTS) old.add(info.name);
     }
@@ -154,11 +155,11 @@ export class PipelineState {
           JSON.stringify(prefix).slice(0, 80),
       );
     }
-    for (const info of await this.models.list()) {
+    for (const info of await listObjects(this.models)) {
       // Only `<prefix>/<plain file name>`: a name with `/` or `..` never reaches a path join.
       const file = objectFile(info.name, prefix);
       if (file === undefined) continue;
-      const bytes = await this.models.getBlob(info.name);
+      const bytes = await readObject(this.models, info.name);
       if (bytes === null) continue;
       await Deno.writeFile(join(dir, file), bytes);
       files++;
