@@ -14,6 +14,8 @@ import {
   type ScanConfig,
 } from "../../src/config.ts";
 import { batchToTensor, type Dataset, gatherBatch } from "../../src/data/dataset.ts";
+import { mineNeighbours } from "../../src/mining/knn.ts";
+import { miningDim } from "../../src/mining/mining_vectors.ts";
 import { buildClusteringHead } from "../../src/models/clustering_head.ts";
 import { buildProjectionHead } from "../../src/models/projection_head.ts";
 import { buildBackbone } from "../../src/models/resnet.ts";
@@ -32,6 +34,8 @@ export const TIMED_STEPS = 2;
 const TIMED_SCAN_STEPS = 10;
 /** Images embedded to time inference. */
 const EMBED_SAMPLE = 256;
+/** Images whose exact kNN is timed (about a second here); larger sets are scaled from it. */
+const KNN_SAMPLE = 4096;
 /** Images whose heads' SCAN losses are timed (random logits and neighbours). */
 const HEAD_LOSS_SAMPLE = 2048;
 
@@ -152,9 +156,11 @@ async function measureWith(
   }
   const checkpoint = (performance.now() - saving) / 1000;
   const headLossImage = timedHeadLosses(config);
+  const knnSample = timedKnn(config, train.n, dim);
   return {
     checkpoint,
     headLossImage,
+    knnSample,
     pretextStep,
     scanStep,
     selflabelStep,
@@ -216,4 +222,19 @@ function timedHeadLosses(config: ScanConfig): number {
   const started = performance.now();
   evaluateHeads(logits, n, config.clusters, neighbours, k, config.entropyWeight);
   return (performance.now() - started) / 1000 / n;
+}
+
+/**
+ * The exact kNN of mining over a sample of random vectors as wide as the mining vectors (their
+ * values do not change its cost): all n images when they are few, else `KNN_SAMPLE`.
+ */
+function timedKnn(config: ScanConfig, n: number, backboneDim: number) {
+  const images = Math.min(n, KNN_SAMPLE);
+  const dim = miningDim(config.mineOn, backboneDim, PROJECTION_DIM, config.inputSize);
+  const k = Math.min(config.neighbours, images);
+  const rng = new Random(0);
+  const vectors = Float32Array.from({ length: images * dim }, () => rng.normal());
+  const started = performance.now();
+  mineNeighbours(vectors, images, dim, k);
+  return { images, seconds: (performance.now() - started) / 1000 };
 }

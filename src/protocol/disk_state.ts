@@ -112,6 +112,9 @@ export const budgetPlanSchema = () =>
       embedImage: finite(),
       checkpoint: finite(),
       headLossImage: v.optional(finite()),
+      knnSample: v.optional(
+        v.object({ images: finite(), seconds: finite() }, "an object"),
+      ),
       poolOpen: finite(),
       measuring: finite(),
     }, "an object"),

@@ -24,6 +24,11 @@ export interface StageTimings {
    * before it was measured: counted as 0 there.
    */
   readonly headLossImage?: number;
+  /**
+   * The exact kNN of mining (similarities and top K) over `images` random vectors of the mining
+   * width. Absent in plans made before it was measured: counted as 0 there.
+   */
+  readonly knnSample?: { readonly images: number; readonly seconds: number };
   /** Opening the training pool (its workers and networks). */
   readonly poolOpen: number;
   /** What the measurement itself took; spent before the plan starts. */
@@ -123,7 +128,7 @@ export function planBudget(
       n * headLoss + (config.clusterHeadOnly ? 0 : n * timings.embedImage),
     selflabel: stepsPerEpoch(n, config.selflabel.batchSize) * timings.selflabelStep + save,
   };
-  const mining = n * timings.embedImage;
+  const mining = n * timings.embedImage + knnSeconds(n, timings);
   // SCAN's frozen features and its best head's losses (a pass each over train; the second also
   // gives the SCAN model's side of the final choice), the self-labelled model over train for the
   // other side, and with labels three passes over the evaluation images (pretext k-means, SCAN,
@@ -190,6 +195,17 @@ export function planBudget(
     selflabel: plans.selflabel!,
     overheadSeconds,
   };
+}
+
+/**
+ * The exact kNN over n images: the measured sample scaled by the pairs, (n / images)². An upper
+ * estimate past the sample, since the cost per pair falls as blocks grow (on this machine 62 ns
+ * a pair at 4,096 images, 44 at 16,384: BENCHMARKS.md).
+ */
+export function knnSeconds(n: number, timings: StageTimings): number {
+  const sample = timings.knnSample;
+  if (sample === undefined || sample.images <= 0) return 0;
+  return sample.seconds * (n / sample.images) ** 2;
 }
 
 /** Seconds as `4m05s`. */

@@ -27,8 +27,12 @@ Deno.test("measureTimings() times every stage through a two-thread pool, leaking
   // Two threads: the pool exchanges gradients between workers, as a real run's does.
   const timings = await measureTimings({ config, train, threads: 2, backend: "wasm" });
   assert.equal(tf.memory().numTensors, before, "tensors leaked by measuring");
-  for (const [name, seconds] of Object.entries(timings)) {
+  const { knnSample, ...perStep } = timings;
+  for (const [name, seconds] of Object.entries(perStep)) {
     assert.ok(seconds > 0 && Number.isFinite(seconds), `${name}: ${seconds}`);
   }
+  // 32 images: the kNN is timed on all of them.
+  assert.equal(knnSample?.images, 32);
+  assert.ok(knnSample!.seconds > 0 && Number.isFinite(knnSample!.seconds));
   assert.ok(timings.measuring >= timings.poolOpen + 2 * timings.pretextStep);
 });

@@ -6,6 +6,7 @@ import {
   BUDGET_SHARES,
   describePlan,
   formatSeconds,
+  knnSeconds,
   MAX_EPOCHS,
   planBudget,
   type StageTimings,
@@ -122,4 +123,17 @@ Deno.test("planBudget() counts the heads' losses that end each SCAN epoch, and o
   // A plan made before the field existed reads as 0.
   const older = planBudget(10, config, sizes, timings, { pretext: 2, scan: 2, selflabel: 2 });
   assert.equal(older.scan.seconds, 2);
+});
+
+Deno.test("planBudget() counts mining's exact kNN, scaled from its sample by the pairs", () => {
+  // 100 images in 0.05 s: 1000 images are 100 times the pairs, 5 s besides the 1 s pass.
+  const plan = planBudget(10, config, sizes, {
+    ...timings,
+    knnSample: { images: 100, seconds: 0.05 },
+  });
+  assert.equal(plan.mining.seconds, 1 + 5);
+  assert.equal(knnSeconds(100, { ...timings, knnSample: { images: 100, seconds: 0.05 } }), 0.05);
+  assert.equal(knnSeconds(1000, timings), 0, "a plan made before it was measured");
+  const parsed = parseJson(budgetPlanSchema(), JSON.stringify(plan), "plan.json");
+  assert.deepEqual(parsed.timings.knnSample, { images: 100, seconds: 0.05 });
 });
