@@ -5,6 +5,7 @@
  * machines that must run them). `SCANSTREAM_NATS_SERVER=<path>` picks the binary.
  */
 import { findNatsServer, type NatsServer, startNatsServer } from "../src/transport/nats_server.ts";
+import { DeadlineError, withDeadline } from "../src/util/deadline.ts";
 
 /** `SCANSTREAM_NATS_SERVER` names the binary explicitly (an unusable path counts as missing). */
 async function locate(): Promise<string | null> {
@@ -72,25 +73,15 @@ export function natsTest(
   }
   Deno.test(name, async (t) => {
     const server = await startNatsServer({ binary });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const running = fn({ server, binary, t });
-    // Once the limit has passed, a late failure of the abandoned run is not unhandled.
-    running.catch(() => {});
     try {
-      await Promise.race([
-        running,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() =>
-            reject(
-              new Error(
-                `"${name}" did not finish within ${limitMs / 1000} s: it waits for ` +
-                  `something that never comes. The server's log:\n${server.log()}`,
-              ),
-            ), limitMs);
-        }),
-      ]);
+      await withDeadline(fn({ server, binary, t }), limitMs, `"${name}"`);
+    } catch (error) {
+      if (!(error instanceof DeadlineError)) throw error;
+      throw new Error(
+        `${error.message}: it waits for something that never comes. The server's log:\n` +
+          server.log(),
+      );
     } finally {
-      clearTimeout(timer);
       await server.stop();
     }
   });
